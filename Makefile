@@ -1,0 +1,53 @@
+# Augur build. Every target runs on a fresh machine with Go and, for
+# `proto`, Debian's protobuf-compiler.
+
+GO       ?= go
+BIN      ?= bin/augur
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+PKGS     := ./...
+BENCHTIME ?= 1x
+
+.PHONY: all build test test-race bench proto generate run lint fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/augur
+
+test:
+	$(GO) test $(PKGS)
+
+# What CI runs: every test with the race detector on.
+test-race:
+	$(GO) test -race -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+proto:
+	protoc --plugin=protoc-gen-go="$$($(GO) tool -n protoc-gen-go)" \
+	       --plugin=protoc-gen-go-grpc="$$($(GO) tool -n protoc-gen-go-grpc)" \
+	       --go_out=. --go_opt=paths=source_relative \
+	       --go-grpc_out=. --go-grpc_opt=paths=source_relative \
+	       expander/protos/expander.proto
+
+generate:
+	$(GO) generate ./...
+
+# Runs the expander on its embedded defaults with a self-signed localhost
+# certificate.
+run:
+	$(GO) run ./cmd/augur expander --dev
+
+lint:
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzBestOptions -fuzztime 60s ./expander
+
+clean:
+	rm -rf bin
