@@ -1,0 +1,3 @@
+package cost
+
+//go:generate go run ../internal/snapshotgen -data ../../shared/data -kind cost -out .
