@@ -30,7 +30,8 @@ type command struct {
 
 // commands lists every subcommand. Each lives in a file of its own.
 var commands = map[string]command{
-	"version": {"print version, commit and Go version", runVersion},
+	"expander": {"serve the gRPC expander the Cluster Autoscaler calls", runExpander},
+	"version":  {"print version, commit and Go version", runVersion},
 }
 
 func main() {
