@@ -1,0 +1,48 @@
+package forecast
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// dataDir is where the shared real data sets live, relative to this
+// package.
+const dataDir = "../../shared/data"
+
+// benchSeries names one real series used by the accuracy benchmark.
+type benchSeries struct {
+	set, name, file, column string
+}
+
+// accuracySeries are the series of the protocol in docs/forecast.md.
+var accuracySeries = []benchSeries{
+	{"seasonal", "azure_v2 cpu", "datacenter_traces/azure_v2/vm_cpu_readings_month_aggregated_cpu_mem.csv", "cpu_usage"},
+	{"seasonal", "capacity jul cluster14", "cloud_cluster_capacity/cpu_5min_2024-07_cluster14.csv", "cluster14"},
+	{"seasonal", "capacity nov cluster10", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster10"},
+	{"seasonal", "capacity nov cluster17", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster17"},
+	{"seasonal", "capacity nov cluster23", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster23"},
+	{"seasonal", "capacity nov cluster29", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster29"},
+	{"seasonal", "capacity nov cluster35", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster35"},
+	{"nab", "nab ec2_cpu 5f5533", "nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv", "value"},
+	{"nab", "nab ec2_cpu 77c1ca", "nab/realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv", "value"},
+	{"nab", "nab ec2_cpu fe7f93", "nab/realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv", "value"},
+	{"alibaba", "alibaba requested cpu", "alibaba_clusterdata/gpu-v2025/derived_dlrm_demand_5min.csv", "running_cpu_cores_requested"},
+}
+
+// loadSeries reads one shared series or skips the test when the data is
+// absent.
+func loadSeries(tb testing.TB, bs benchSeries) *Series {
+	tb.Helper()
+	path := filepath.Join(dataDir, bs.file)
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Skipf("shared data not available: %v", err)
+	}
+	defer f.Close()
+	s, _, err := ReadCSV(f, CSVOptions{Name: bs.name, Column: bs.column})
+	if err != nil {
+		tb.Fatalf("reading %s: %v", path, err)
+	}
+	return s
+}

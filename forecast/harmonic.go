@@ -1,0 +1,318 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"strings"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Harmonics is one seasonal cycle described by Fourier terms.
+type Harmonics struct {
+	// Period is the cycle length in points, e.g. 288 for a day of 5-minute
+	// points, 2016 for a week.
+	Period int
+	// Order is the number of sine/cosine pairs, 1 <= Order < Period/2.
+	Order int
+}
+
+// HarmonicOptions configures [NewHarmonic].
+type HarmonicOptions struct {
+	// Seasons lists the cycles. A cycle longer than half the training data
+	// is left out of that fit, since fewer than two cycles cannot separate
+	// it from the trend.
+	Seasons []Harmonics
+	// Trend adds a linear trend term.
+	Trend bool
+	// AR is the order of the autoregression fitted to the residuals of the
+	// regression; 0 leaves the residuals alone.
+	AR int
+	// Name labels the model; empty means "harmonic-ar".
+	Name string
+}
+
+// Harmonic is a regression on Fourier terms of one or more seasonal cycles
+// plus an optional linear trend, with an autoregression on its residuals.
+type Harmonic struct {
+	opts HarmonicOptions
+}
+
+// NewHarmonic returns the harmonic regression model. With cycles of
+// periods P_j and orders K_j it fits, by least squares,
+//
+//	y(t) = c + d*t/n + sum_j sum_{k=1..K_j} a_jk*sin(2*pi*k*t/P_j)
+//	                                       + b_jk*cos(2*pi*k*t/P_j) + r(t)
+//	r(t) = phi_1*r(t-1) + ... + phi_p*r(t-p) + e(t)
+//
+// where n is the training length. A frequency k/P_j already present in an
+// earlier cycle (a week's 7th harmonic is a day's first) is not repeated.
+// Forecasts add the regression at future times to the autoregression run
+// forward from the last p residuals.
+func NewHarmonic(opts HarmonicOptions) (*Harmonic, error) {
+	for _, s := range opts.Seasons {
+		if s.Period < 3 || s.Order < 1 || 2*s.Order >= s.Period {
+			return nil, fmt.Errorf("creating harmonic model: period %d with order %d: "+
+				"need period >= 3 and 1 <= order < period/2", s.Period, s.Order)
+		}
+	}
+	if opts.AR < 0 {
+		return nil, fmt.Errorf("creating harmonic model: negative AR order %d", opts.AR)
+	}
+	if opts.Name == "" {
+		opts.Name = "harmonic-ar"
+	}
+	return &Harmonic{opts: opts}, nil
+}
+
+// Name returns the model's label.
+func (m *Harmonic) Name() string { return m.opts.Name }
+
+// MinPoints returns two cycles of the shortest season, and enough points
+// for the autoregression.
+func (m *Harmonic) MinPoints() int {
+	n := 4*m.opts.AR + 8
+	if len(m.opts.Seasons) > 0 {
+		p := m.opts.Seasons[0].Period
+		for _, s := range m.opts.Seasons {
+			p = min(p, s.Period)
+		}
+		n = max(n, 2*p)
+	}
+	return n
+}
+
+// term is one sine/cosine pair: harmonic k of a cycle of the given period.
+type term struct{ period, k int }
+
+func (m *Harmonic) terms(n int) []term {
+	var ts []term
+	seen := map[[2]int]bool{}
+	for _, s := range m.opts.Seasons {
+		if 2*s.Period > n {
+			continue
+		}
+		for k := 1; k <= s.Order; k++ {
+			g := gcd(k, s.Period)
+			key := [2]int{k / g, s.Period / g}
+			if seen[key] {
+				continue
+			}
+			seen[key] = true
+			ts = append(ts, term{s.Period, k})
+		}
+	}
+	return ts
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+type harmonicFit struct {
+	name  string
+	n     int
+	trend bool
+	terms []term
+	coef  []float64 // intercept, trend?, then sin, cos per term
+	ar    []float64 // ar[i] multiplies r(t-1-i)
+	resid []float64 // the last len(ar) training residuals
+}
+
+// Fit estimates the regression and the residual autoregression on y.
+func (m *Harmonic) Fit(y []float64) (Fitted, error) {
+	if err := checkTrain(m, y); err != nil {
+		return nil, err
+	}
+	n := len(y)
+	f := &harmonicFit{name: m.Name(), n: n, trend: m.opts.Trend, terms: m.terms(n)}
+	p := f.width()
+	x := mat.NewDense(n, p, nil)
+	row := make([]float64, p)
+	for t := range n {
+		f.regressors(t, row)
+		x.SetRow(t, row)
+	}
+	coef, err := leastSquares(x, y)
+	if err != nil {
+		return nil, fmt.Errorf("fitting %s: %w", m.Name(), err)
+	}
+	f.coef = coef
+	r := make([]float64, n)
+	for t := range n {
+		r[t] = y[t] - mat.Dot(x.RowView(t), mat.NewVecDense(p, coef))
+	}
+	if m.opts.AR > 0 {
+		f.ar, err = fitAR(r, m.opts.AR)
+		if err != nil {
+			return nil, fmt.Errorf("fitting %s residual autoregression: %w", m.Name(), err)
+		}
+		f.resid = append([]float64(nil), r[n-m.opts.AR:]...)
+	}
+	return f, nil
+}
+
+func (f *harmonicFit) width() int {
+	w := 1 + 2*len(f.terms)
+	if f.trend {
+		w++
+	}
+	return w
+}
+
+// regressors writes the regression row of time index t.
+func (f *harmonicFit) regressors(t int, row []float64) {
+	row[0] = 1
+	i := 1
+	if f.trend {
+		row[1] = float64(t) / float64(f.n)
+		i = 2
+	}
+	for _, tm := range f.terms {
+		// The phase is reduced modulo the period first so that large t
+		// loses no precision.
+		ph := (t * tm.k) % tm.period
+		s, c := math.Sincos(2 * math.Pi * float64(ph) / float64(tm.period))
+		row[i], row[i+1] = s, c
+		i += 2
+	}
+}
+
+func (f *harmonicFit) regression(t int, row []float64) float64 {
+	f.regressors(t, row)
+	var v float64
+	for i, c := range f.coef {
+		v += c * row[i]
+	}
+	return v
+}
+
+// arForward writes into dst the autoregression run forward from the
+// residual history hist (oldest first) with zero future shocks.
+func (f *harmonicFit) arForward(hist, dst []float64) {
+	p := len(f.ar)
+	if p == 0 {
+		clear(dst)
+		return
+	}
+	buf := make([]float64, p+len(dst))
+	copy(buf, hist[len(hist)-p:])
+	for k := range dst {
+		var v float64
+		for i, a := range f.ar {
+			v += a * buf[p+k-1-i]
+		}
+		buf[p+k] = v
+		dst[k] = v
+	}
+}
+
+func (f *harmonicFit) Forecast(dst []float64) {
+	f.arForward(f.resid, dst)
+	row := make([]float64, f.width())
+	for k := range dst {
+		dst[k] += f.regression(f.n+k, row)
+	}
+}
+
+func (f *harmonicFit) Walk(y []float64, from, h int, emit func(int, []float64)) {
+	row := make([]float64, f.width())
+	p := len(f.ar)
+	lo := max(from-p, 0)
+	reg := make([]float64, len(y)+h-lo)
+	for t := lo; t < len(y)+h; t++ {
+		reg[t-lo] = f.regression(t, row)
+	}
+	r := make([]float64, len(y)-lo)
+	for t := lo; t < len(y); t++ {
+		r[t-lo] = y[t] - reg[t-lo]
+	}
+	buf := make([]float64, h)
+	for o := from; o <= len(y); o++ {
+		f.arForward(r[:o-lo], buf)
+		for k := range buf {
+			buf[k] += reg[o+k-lo]
+		}
+		emit(o, buf)
+	}
+}
+
+// leastSquares solves min ||x*b - y|| through the normal equations with a
+// tiny ridge (1e-9 of the mean diagonal) that keeps them positive definite
+// when columns are nearly collinear.
+func leastSquares(x *mat.Dense, y []float64) ([]float64, error) {
+	_, p := x.Dims()
+	var xtx mat.SymDense
+	xtx.SymOuterK(1, x.T())
+	var tr float64
+	for i := range p {
+		tr += xtx.At(i, i)
+	}
+	ridge := 1e-9 * tr / float64(p)
+	if ridge == 0 {
+		ridge = 1e-12
+	}
+	for i := range p {
+		xtx.SetSym(i, i, xtx.At(i, i)+ridge)
+	}
+	var xty mat.VecDense
+	xty.MulVec(x.T(), mat.NewVecDense(len(y), y))
+	var chol mat.Cholesky
+	if ok := chol.Factorize(&xtx); !ok {
+		return nil, fmt.Errorf("solving least squares: normal equations are not " +
+			"positive definite")
+	}
+	var b mat.VecDense
+	if err := chol.SolveVecTo(&b, &xty); err != nil {
+		return nil, fmt.Errorf("solving least squares: %w", err)
+	}
+	return b.RawVector().Data, nil
+}
+
+// fitAR fits r(t) = sum_i a_i*r(t-i) by least squares over t = p..n-1.
+// A fit whose recursion would explode (sum of |a_i| above 1.5 with a root
+// outside the unit circle is not checked exactly) is not rejected here;
+// the horizon of use is short.
+func fitAR(r []float64, p int) ([]float64, error) {
+	n := len(r) - p
+	if n < 2*p {
+		return nil, fmt.Errorf("%w: %d residuals for order %d", ErrTooFewPoints, len(r), p)
+	}
+	x := mat.NewDense(n, p, nil)
+	for t := p; t < len(r); t++ {
+		for i := range p {
+			x.Set(t-p, i, r[t-1-i])
+		}
+	}
+	allZero := true
+	for _, v := range r {
+		if v != 0 {
+			allZero = false
+			break
+		}
+	}
+	if allZero {
+		return make([]float64, p), nil
+	}
+	return leastSquares(x, r[p:])
+}
+
+// String describes the model's structure, e.g. "harmonic-ar(288x10+2016x4,trend,ar12)".
+func (m *Harmonic) String() string {
+	var b strings.Builder
+	b.WriteString(m.opts.Name + "(")
+	for i, s := range m.opts.Seasons {
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		fmt.Fprintf(&b, "%dx%d", s.Period, s.Order)
+	}
+	if m.opts.Trend {
+		b.WriteString(",trend")
+	}
+	fmt.Fprintf(&b, ",ar%d)", m.opts.AR)
+	return b.String()
+}
