@@ -147,6 +147,15 @@ func ParseConfig(data []byte) (Config, error) {
 	if unknown := unknownKeys(raw, reflect.TypeFor[Config](), ""); len(unknown) > 0 {
 		return cfg, fmt.Errorf("config has unknown fields: %s", strings.Join(unknown, ", "))
 	}
+	// A bad duration's error does not say which field it is in; say it.
+	if m, ok := raw.(map[string]any); ok {
+		if v, ok := m["deadline"]; ok {
+			str, _ := v.(string)
+			if _, err := time.ParseDuration(str); err != nil {
+				return cfg, fmt.Errorf("deadline: %v is not a duration such as 1500ms", v)
+			}
+		}
+	}
 	if err := yaml.UnmarshalStrict(data, &cfg); err != nil {
 		return cfg, fmt.Errorf("decoding config: %w", err)
 	}

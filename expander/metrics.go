@@ -53,7 +53,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "augur_expander_fallbacks_total",
 			Help: "Answers that returned every option unranked, by reason " +
-				"(label reason: deadline, panic).",
+				"(label reason: deadline, canceled, panic).",
 		}, []string{"reason"}),
 		penalties: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "augur_expander_option_penalties_total",

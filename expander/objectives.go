@@ -36,7 +36,8 @@ func HourlyCost(pricePerNode float64, nodes int, discount float64) (float64, boo
 // the price grows. The ratio keeps the score free of units and of the size
 // of the spread. An option without a known cost scores 1.
 func CostScore(hourly, cheapest float64, known bool) float64 {
-	if !known || !(hourly > 0) || !(cheapest > 0) || math.IsInf(hourly, 0) {
+	if !known || !(hourly > 0) || !(cheapest > 0) || math.IsInf(hourly, 0) ||
+		math.IsInf(cheapest, 0) {
 		return 1
 	}
 	return clamp01(1 - cheapest/hourly)

@@ -80,8 +80,11 @@ func (s *Server) BestOptions(ctx context.Context,
 	d, err := s.rank(ctx, req)
 	if err != nil {
 		reason := "deadline"
-		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+		switch {
+		case errors.Is(err, errPanic):
 			reason = "panic"
+		case errors.Is(err, context.Canceled):
+			reason = "canceled"
 		}
 		s.metrics.fallback(reason)
 		s.log.Error("could not rank options, returning all of them unranked",
@@ -96,17 +99,36 @@ func (s *Server) BestOptions(ctx context.Context,
 	return response(req, d), nil
 }
 
-// rank runs the ranker, turning a panic into an error so that one bad
-// request cannot take the server down or go unanswered.
-func (s *Server) rank(ctx context.Context, req *pb.BestOptionsRequest) (d *Decision, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("ranking panicked", "panic", p, "stack", string(debug.Stack()))
-			d, err = nil, fmt.Errorf("ranking panicked: %v", p)
-		}
+// rank runs the ranker on its own goroutine and waits no longer than ctx:
+// a data source that hangs cannot hold the answer past the deadline. A
+// panic becomes an error, so one bad request can neither take the server
+// down nor go unanswered.
+func (s *Server) rank(ctx context.Context, req *pb.BestOptionsRequest) (*Decision, error) {
+	type result struct {
+		d   *Decision
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("ranking panicked", "panic", p, "stack", string(debug.Stack()))
+				done <- result{err: fmt.Errorf("%w: %v", errPanic, p)}
+			}
+		}()
+		d, err := s.ranker.Rank(ctx, req)
+		done <- result{d, err}
 	}()
-	return s.ranker.Rank(ctx, req)
+	select {
+	case r := <-done:
+		return r.d, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
+
+// errPanic marks a ranking that panicked.
+var errPanic = errors.New("ranking panicked")
 
 // response returns the chosen options, best first. Only the ids matter to
 // the autoscaler, so pods are not echoed back.
