@@ -201,4 +201,3 @@ func closeErr(c io.Closer, path string) error {
 	}
 	return nil
 }
-
