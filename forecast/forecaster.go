@@ -105,9 +105,9 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		errs[k] = e
 		out.Samples[k] = len(e)
 		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
-		out.P50[k] = out.Point[k] + q50
-		out.P90[k] = out.Point[k] + q90
-		out.P99[k] = out.Point[k] + q99
+		out.P50[k] = out.Point[k]
+		out.P90[k] = out.Point[k] + q90 - q50
+		out.P99[k] = out.Point[k] + q99 - q50
 		out.Scale[k] = robustScale(e, q50, out.Point[k])
 	}
 	return out, nil

@@ -120,6 +120,22 @@ type harmonicFit struct {
 	coef  []float64 // intercept, trend?, then sin, cos per term
 	ar    []float64 // ar[i] multiplies r(t-1-i)
 	resid []float64 // the last len(ar) training residuals
+	// sin and cos tables per period: sin[p][j] = sin(2*pi*j/p).
+	sin, cos map[int][]float64
+}
+
+func (f *harmonicFit) tables() {
+	f.sin, f.cos = map[int][]float64{}, map[int][]float64{}
+	for _, tm := range f.terms {
+		if _, ok := f.sin[tm.period]; ok {
+			continue
+		}
+		s, c := make([]float64, tm.period), make([]float64, tm.period)
+		for j := range s {
+			s[j], c[j] = math.Sincos(2 * math.Pi * float64(j) / float64(tm.period))
+		}
+		f.sin[tm.period], f.cos[tm.period] = s, c
+	}
 }
 
 // Fit estimates the regression and the residual autoregression on y.
@@ -129,21 +145,23 @@ func (m *Harmonic) Fit(y []float64) (Fitted, error) {
 	}
 	n := len(y)
 	f := &harmonicFit{name: m.Name(), n: n, trend: m.opts.Trend, terms: m.terms(n)}
+	f.tables()
 	p := f.width()
-	x := mat.NewDense(n, p, nil)
-	row := make([]float64, p)
+	raw := make([]float64, n*p)
 	for t := range n {
-		f.regressors(t, row)
-		x.SetRow(t, row)
+		f.regressors(t, raw[t*p:(t+1)*p])
 	}
+	x := mat.NewDense(n, p, raw)
 	coef, err := leastSquares(x, y)
 	if err != nil {
 		return nil, fmt.Errorf("fitting %s: %w", m.Name(), err)
 	}
 	f.coef = coef
+	var fitted mat.VecDense
+	fitted.MulVec(x, mat.NewVecDense(p, coef))
 	r := make([]float64, n)
 	for t := range n {
-		r[t] = y[t] - mat.Dot(x.RowView(t), mat.NewVecDense(p, coef))
+		r[t] = y[t] - fitted.AtVec(t)
 	}
 	if m.opts.AR > 0 {
 		f.ar, err = fitAR(r, m.opts.AR)
@@ -172,11 +190,10 @@ func (f *harmonicFit) regressors(t int, row []float64) {
 		i = 2
 	}
 	for _, tm := range f.terms {
-		// The phase is reduced modulo the period first so that large t
-		// loses no precision.
+		// The phase is reduced modulo the period, so large t loses no
+		// precision.
 		ph := (t * tm.k) % tm.period
-		s, c := math.Sincos(2 * math.Pi * float64(ph) / float64(tm.period))
-		row[i], row[i+1] = s, c
+		row[i], row[i+1] = f.sin[tm.period][ph], f.cos[tm.period][ph]
 		i += 2
 	}
 }
