@@ -79,4 +79,3 @@ func (m *metrics) refreshed(k kind, err error) {
 	}
 	m.refreshes.WithLabelValues(k.String(), r).Inc()
 }
-

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 )
 
@@ -47,8 +48,16 @@ type Risk struct {
 	Confidence float64
 	// Bucket is the Spot Advisor bucket (0..4) the estimate came from.
 	Bucket int
-	// Source names where the estimate came from.
+	// Source names where the estimate came from: "spot-advisor" (or
+	// "spot-advisor-snapshot" for the embedded figures) followed by
+	// "+price", "+placement" and "+observed" for each signal that entered.
 	Source string
+	// HazardPerHour is the modelled rate of interruptions per node-hour,
+	// from which Probability follows for the horizon.
+	HazardPerHour float64
+	// PriceFactor, PlacementFactor and ObservedFactor are the multipliers
+	// each signal applied to the advisor's hazard (1 when missing).
+	PriceFactor, PlacementFactor, ObservedFactor float64
 }
 
 // AdvisorConfidence is the confidence given to an estimate that rests on
@@ -66,12 +75,19 @@ type advisorEntry struct {
 type Advisor struct {
 	region  string
 	entries map[string]advisorEntry
+	// snapshot is true for the embedded figures.
+	snapshot bool
 }
 
 // NewAdvisor returns the Spot Advisor figures of region from the embedded
 // snapshot. A region the snapshot does not cover is an error.
 func NewAdvisor(region string) (*Advisor, error) {
-	return parseAdvisor(advisorCSV, region)
+	a, err := parseAdvisor(advisorCSV, region)
+	if err != nil {
+		return nil, err
+	}
+	a.snapshot = true
+	return a, nil
 }
 
 func parseAdvisor(b []byte, region string) (*Advisor, error) {
@@ -129,6 +145,12 @@ func (a *Advisor) Risk(instanceType, zone string) (Risk, bool) {
 	if !ok {
 		return Risk{}, false
 	}
-	return Risk{Probability: bucketProbability[e.bucket], Confidence: AdvisorConfidence,
-		Bucket: int(e.bucket), Source: "spot-advisor-snapshot"}, true
+	f := bucketProbability[e.bucket]
+	src := sourceNames[0]
+	if a.snapshot {
+		src = sourceNames[8]
+	}
+	return Risk{Probability: f, Confidence: AdvisorConfidence, Bucket: int(e.bucket),
+		Source: src, HazardPerHour: -math.Log1p(-f) / Month.Hours(),
+		PriceFactor: 1, PlacementFactor: 1, ObservedFactor: 1}, true
 }
