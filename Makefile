@@ -49,5 +49,13 @@ lint:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzBestOptions -fuzztime 60s ./expander
 
+# Forecast accuracy (rolling-origin protocol of docs/forecast.md, with R's
+# stlf beside it when Rscript and r-cran-forecast are installed), anomaly
+# detection on NAB, and single-core fit+forecast time. Needs ../shared/data.
+.PHONY: bench-forecast
+bench-forecast:
+	cd forecast && $(GO) test -run '^$$' -bench 'Accuracy|AnomalyNAB' -benchtime 1x -timeout 60m .
+	cd forecast && $(GO) test -run '^$$' -bench FitForecast -cpu 1 -benchmem .
+
 clean:
 	rm -rf bin
