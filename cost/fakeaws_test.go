@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
@@ -36,6 +38,9 @@ type fakeAWS struct {
 	types    []typeRow
 	// seen receives the action of every call, when not nil.
 	seen chan string
+	// pages, when not nil, keeps each rendered page for reuse, so a
+	// benchmark measures the client rather than the fake.
+	pages map[string]string
 }
 
 // reply is a scripted answer. block makes the server hold the call until
@@ -68,16 +73,30 @@ func newFakeAWS(t testing.TB) *fakeAWS {
 	return f
 }
 
-// config returns an SDK configuration aimed at the fake, with the SDK's
-// own retries off so every failure reaches the catalogue.
+// config returns an SDK configuration aimed at the fake. The SDK retries
+// only broken connections, at once: every answer the fake gives reaches
+// the catalogue. (A large answer read over a reused connection now and
+// then fails with "use of closed network connection", which the SDK's
+// default retryer also retries.)
 func (f *fakeAWS) config() aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
 		BaseEndpoint: aws.String(f.srv.URL),
 		HTTPClient:   f.srv.Client(),
-		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+		Retryer:      connectionRetryer,
 	}
+}
+
+func connectionRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 5
+		o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
+		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) {
+			return 0, nil
+		})
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 func (f *fakeAWS) clients() (*ec2.Client, *pricing.Client) {
@@ -130,18 +149,36 @@ func (f *fakeAWS) serve(w http.ResponseWriter, r *http.Request) {
 		f.write(w, r, scripted.status, scripted.body)
 		return
 	}
-	switch action {
-	case "GetProducts":
+	var token string
+	if action == "GetProducts" {
 		var in struct{ NextToken string }
 		_ = json.Unmarshal(body, &in)
-		f.write(w, r, 200, f.productsPage(in.NextToken))
-	case "DescribeSpotPriceHistory":
-		f.write(w, r, 200, f.spotPage(form.Get("NextToken")))
-	case "DescribeInstanceTypes":
-		f.write(w, r, 200, f.typesPage(form.Get("NextToken")))
-	default:
-		f.write(w, r, 400, ec2Error("InvalidAction", "The action "+action+" is not valid"))
+		token = in.NextToken
+	} else {
+		token = form.Get("NextToken")
 	}
+	f.mu.Lock()
+	page, cached := f.pages[action+token]
+	f.mu.Unlock()
+	if !cached {
+		switch action {
+		case "GetProducts":
+			page = f.productsPage(token)
+		case "DescribeSpotPriceHistory":
+			page = f.spotPage(token)
+		case "DescribeInstanceTypes":
+			page = f.typesPage(token)
+		default:
+			f.write(w, r, 400, ec2Error("InvalidAction", "The action "+action+" is not valid"))
+			return
+		}
+		f.mu.Lock()
+		if f.pages != nil {
+			f.pages[action+token] = page
+		}
+		f.mu.Unlock()
+	}
+	f.write(w, r, 200, page)
 }
 
 func (f *fakeAWS) write(w http.ResponseWriter, r *http.Request, status int, body string) {
@@ -151,6 +188,7 @@ func (f *fakeAWS) write(w http.ResponseWriter, r *http.Request, status int, body
 		w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	}
 	w.Header().Set("X-Amzn-Requestid", "5e4f1c0a-7d2b-4a51-9e0c-0d5f1f2a3b4c")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, body)
 }
@@ -170,7 +208,11 @@ func (f *fakeAWS) page(token string, n int) (int, int, string) {
 func (f *fakeAWS) productsPage(token string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	// GetProducts answers at most 100 products a page.
+	size := f.pageSize
+	f.pageSize = min(size, 100)
 	from, to, next := f.page(token, len(f.products))
+	f.pageSize = size
 	out := map[string]any{"FormatVersion": "aws_v1", "PriceList": f.products[from:to]}
 	if next != "" {
 		out["NextToken"] = next
