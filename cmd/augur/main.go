@@ -31,6 +31,7 @@ type command struct {
 // commands lists every subcommand. Each lives in a file of its own.
 var commands = map[string]command{
 	"backtest": {"score forecasting models on a time series", runBacktest},
+	"catalog":  {"print prices and spot risk per instance type", runCatalog},
 	"expander": {"serve the gRPC expander the Cluster Autoscaler calls", runExpander},
 	"version":  {"print version, commit and Go version", runVersion},
 }
