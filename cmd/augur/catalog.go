@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,9 +26,11 @@ import (
 type sourcesOptions struct {
 	region  string
 	offline bool
-	// types limits spot history, specs and placement scores to these.
-	types     []string
-	discounts map[string]cost.Discount
+	// types limits spot history and specs to these.
+	types []string
+	// placementTypes are the types to ask placement scores for.
+	placementTypes []string
+	discounts      map[string]cost.Discount
 	// advisorFile is a file or URL of Spot Advisor data in AWS's format;
 	// empty means the embedded snapshot.
 	advisorFile                              string
@@ -91,10 +94,10 @@ func buildSources(ctx context.Context, o sourcesOptions) (*sources, error) {
 	if adv == nil {
 		return s, nil
 	}
-	mopts := spot.Options{Advisor: adv, Prices: s.catalog, PlacementTypes: o.types,
+	mopts := spot.Options{Advisor: adv, Prices: s.catalog, PlacementTypes: o.placementTypes,
 		PlacementInterval: o.placementEvery, Registry: o.registry, Logger: o.log, Now: o.now,
 		Seed: uint64(time.Now().UnixNano())}
-	if !o.offline && len(o.types) > 0 {
+	if !o.offline && len(o.placementTypes) > 0 {
 		mopts.Placement = clients.EC2
 	}
 	if s.model, err = spot.NewModel(mopts); err != nil {
@@ -142,18 +145,13 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *format != "table" && *format != "json" {
 		errs = append(errs, fmt.Errorf("--format: %q is not table or json", *format))
 	}
-	var types []string
-	for _, t := range strings.Split(*typesFlag, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			types = append(types, t)
-		}
-	}
+	types := splitList(*typesFlag)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	src, err := buildSources(ctx, sourcesOptions{region: *region, offline: *offline,
-		types: types, log: log})
+		types: types, placementTypes: types, log: log})
 	if err != nil {
 		return err
 	}
@@ -305,4 +303,93 @@ func defaultRegion() string {
 		}
 	}
 	return "us-east-1"
+}
+
+// priceFlags are the flags of the price catalogue and risk model, shared
+// by the commands that serve them.
+type priceFlags struct {
+	offline                                  bool
+	onDemandEvery, spotEvery, placementEvery time.Duration
+	placementTypes, discounts, advisorFile   string
+}
+
+func (p *priceFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&p.offline, "offline", false,
+		"price from the embedded snapshot only; call no AWS API")
+	fs.DurationVar(&p.onDemandEvery, "ondemand-refresh", 6*time.Hour,
+		"how often on-demand prices are fetched from the Price List API")
+	fs.DurationVar(&p.spotEvery, "spot-refresh", 5*time.Minute,
+		"how often spot price history is fetched from EC2")
+	fs.DurationVar(&p.placementEvery, "placement-refresh", time.Hour,
+		"how often spot placement scores are fetched")
+	fs.StringVar(&p.placementTypes, "placement-types", "",
+		"comma-separated instance types to fetch spot placement scores for (none if empty)")
+	fs.StringVar(&p.discounts, "instance-discounts", "",
+		"discounts per instance family or type, e.g. m5=0.28,c6i.large=0.3/0.05 "+
+			"(on-demand fraction, then optionally /spot fraction)")
+	fs.StringVar(&p.advisorFile, "spot-advisor-file", "",
+		"file or URL of Spot Advisor data in AWS's JSON format (embedded snapshot if empty)")
+}
+
+func (p *priceFlags) validate() []error {
+	var errs []error
+	for name, d := range map[string]time.Duration{"--ondemand-refresh": p.onDemandEvery,
+		"--spot-refresh": p.spotEvery, "--placement-refresh": p.placementEvery} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		}
+	}
+	if _, err := parseDiscounts(p.discounts); err != nil {
+		errs = append(errs, fmt.Errorf("--instance-discounts: %w", err))
+	}
+	return errs
+}
+
+func (p *priceFlags) options(region string, reg prometheus.Registerer,
+	log *slog.Logger) sourcesOptions {
+	d, _ := parseDiscounts(p.discounts)
+	return sourcesOptions{region: region, offline: p.offline, discounts: d,
+		advisorFile: p.advisorFile, onDemandEvery: p.onDemandEvery, spotEvery: p.spotEvery,
+		placementEvery: p.placementEvery, placementTypes: splitList(p.placementTypes),
+		registry: reg, log: log}
+}
+
+// parseDiscounts reads "key=od[/spot],..." where key is an instance family
+// or type and each fraction is in [0, 1).
+func parseDiscounts(s string) (map[string]cost.Discount, error) {
+	out := map[string]cost.Discount{}
+	for _, item := range splitList(s) {
+		key, val, ok := strings.Cut(item, "=")
+		if !ok || key == "" {
+			return nil, fmt.Errorf("%q is not family=fraction", item)
+		}
+		var d cost.Discount
+		odStr, spotStr, hasSpot := strings.Cut(val, "/")
+		var err error
+		if d.OnDemand, err = strconv.ParseFloat(odStr, 64); err != nil {
+			return nil, fmt.Errorf("discount of %q: %w", key, err)
+		}
+		if hasSpot {
+			if d.Spot, err = strconv.ParseFloat(spotStr, 64); err != nil {
+				return nil, fmt.Errorf("spot discount of %q: %w", key, err)
+			}
+		}
+		for _, f := range []float64{d.OnDemand, d.Spot} {
+			if !(f >= 0 && f < 1) {
+				return nil, fmt.Errorf("discount of %q: %v is not in [0, 1)", key, f)
+			}
+		}
+		out[key] = d
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, t := range strings.Split(s, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
 }

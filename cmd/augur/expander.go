@@ -19,10 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/augur-autoscaler/augur/cost"
 	"github.com/augur-autoscaler/augur/expander"
 	"github.com/augur-autoscaler/augur/internal/certs"
-	"github.com/augur-autoscaler/augur/spot"
 )
 
 // expanderFlags are the flags of `augur expander`.
@@ -34,6 +32,7 @@ type expanderFlags struct {
 	devDir                      string
 	logLevel, logFormat         string
 	shutdownGrace               time.Duration
+	prices                      priceFlags
 }
 
 func (f *expanderFlags) register(fs *flag.FlagSet) {
@@ -53,6 +52,7 @@ func (f *expanderFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "json", "json or text")
 	fs.DurationVar(&f.shutdownGrace, "shutdown-grace", 10*time.Second,
 		"how long in-flight calls may finish on SIGTERM")
+	f.prices.register(fs)
 }
 
 // Validate names every bad flag.
@@ -72,6 +72,7 @@ func (f *expanderFlags) Validate() error {
 	if f.shutdownGrace < 0 {
 		errs = append(errs, errors.New("--shutdown-grace must not be negative"))
 	}
+	errs = append(errs, f.prices.validate()...)
 	return errors.Join(errs...)
 }
 
@@ -163,18 +164,19 @@ func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 
-	prices, risks, err := snapshotSources(cfg.Region, log)
-	if err != nil {
-		return err
-	}
-	ranker, err := expander.NewRanker(expander.RankerOptions{Config: cfg, Prices: prices,
-		Risks: risks, Specs: prices})
-	if err != nil {
-		return err
-	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	src, err := buildSources(ctx, f.prices.options(cfg.Region, reg, log))
+	if err != nil {
+		return err
+	}
+	src.run(ctx)
+	ranker, err := expander.NewRanker(expander.RankerOptions{Config: cfg,
+		Prices: src.catalog, Risks: src, Specs: src.catalog})
+	if err != nil {
+		return err
+	}
 	metrics, err := expander.NewMetrics(reg)
 	if err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
@@ -186,31 +188,6 @@ func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	return serve(ctx, f, srv, reloader, reg, log)
 }
-
-// snapshotSources returns the price catalogue and spot-risk model of the
-// region from the embedded snapshot. A region without Spot Advisor data
-// still serves: its spot options get the unknown-risk penalty.
-func snapshotSources(region string, log *slog.Logger) (*cost.Catalog, expander.RiskSource,
-	error) {
-	var risks expander.RiskSource = noRisk{}
-	var savings cost.SavingsSource
-	if adv, err := spot.NewAdvisor(region); err != nil {
-		log.Warn("no spot advisor data: spot options get the unknown-risk penalty",
-			"region", region, "err", err)
-	} else {
-		risks, savings = adv, adv
-	}
-	catalog, err := cost.New(cost.Options{Region: region, SpotSavings: savings})
-	if err != nil {
-		return nil, nil, err
-	}
-	return catalog, risks, nil
-}
-
-// noRisk knows no spot pool.
-type noRisk struct{}
-
-func (noRisk) Risk(string, string) (spot.Risk, bool) { return spot.Risk{}, false }
 
 // dialTarget turns a listen address into one the autoscaler can dial on
 // this machine.
