@@ -173,6 +173,18 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch action {
+	case "DescribeSpotPriceHistory":
+		ts := t0.Add(-time.Hour).Format(time.RFC3339)
+		var items strings.Builder
+		for i, z := range []string{"us-east-1a", "us-east-1b"} {
+			fmt.Fprintf(&items, `<item><instanceType>m6i.2xlarge</instanceType>`+
+				`<productDescription>Linux/UNIX</productDescription><spotPrice>0.%d</spotPrice>`+
+				`<timestamp>%s</timestamp><availabilityZone>%s</availabilityZone></item>`,
+				16+i, ts, z)
+		}
+		fmt.Fprintf(w, `<DescribeSpotPriceHistoryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`+
+			`<requestId>r3</requestId><spotPriceHistorySet>%s</spotPriceHistorySet>`+
+			`<nextToken></nextToken></DescribeSpotPriceHistoryResponse>`, items.String())
 	case "DescribeAvailabilityZones":
 		io.WriteString(w, `<DescribeAvailabilityZonesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`+
 			`<requestId>r1</requestId><availabilityZoneInfo>`+
