@@ -1,0 +1,804 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
+	"sigs.k8s.io/yaml"
+
+	"github.com/augur-autoscaler/augur/e2e/harness"
+	pb "github.com/augur-autoscaler/augur/expander/protos"
+)
+
+const (
+	release   = "augur"
+	namespace = "kube-system"
+	workloads = "workloads"
+	// labelNodeGroup is the label EKS managed node groups put on nodes.
+	labelNodeGroup = "eks.amazonaws.com/nodegroup"
+)
+
+// nodeGroup is one EKS-like node group, with one template node.
+type nodeGroup struct {
+	name, instanceType, zone, capacity string
+	cpu, memory                        string
+}
+
+func testNodeGroups() []nodeGroup {
+	return []nodeGroup{
+		{"general-ondemand", "m5.large", "us-east-1a", "ON_DEMAND", "2", "8Gi"},
+		{"general-spot", "m5.xlarge", "us-east-1b", "SPOT", "4", "16Gi"},
+		{"compute-spot", "c5.xlarge", "us-east-1c", "SPOT", "4", "8Gi"},
+	}
+}
+
+// suite is the shared state of the scenarios, which run in order.
+type suite struct {
+	env     suiteEnv
+	cp      *harness.ControlPlane
+	kube    kubernetes.Interface
+	dyn     dynamic.Interface
+	applier *harness.Applier
+	values  map[string]any
+	objects []*unstructured.Unstructured
+	// metricsPort is where the expander serves /metrics; the chart is
+	// rendered with it so that the scrape annotations name it.
+	metricsPort int
+	expander    *harness.Expander
+	prom        *harness.Prometheus
+	// sdURL serves Prometheus the Services of the API server.
+	sdURL string
+	conn  *grpcConn
+	// winners counts, by node group, the first option of every answer.
+	winners map[string]int
+}
+
+// TestEndToEnd runs the scenarios against one control plane. Each
+// scenario needs the ones before it, so the first failure stops the run.
+func TestEndToEnd(t *testing.T) {
+	env := loadEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	s := &suite{env: env, winners: map[string]int{}}
+	t.Logf("logs and data in %s", env.artifacts)
+	s.startControlPlane(ctx, t)
+	steps := []struct {
+		name string
+		run  func(context.Context, *testing.T)
+	}{
+		{"chart objects pass server-side validation and apply", s.applyChart},
+		{"a bad field is rejected by the API server", s.rejectBadField},
+		{"generated TLS is stable across upgrades", s.tlsStable},
+		{"scheduler spreads the replicas across zones", s.replicasSpread},
+		{"expander answers a CA-shaped BestOptions over the chart's TLS", s.bestOptions},
+		{"prometheus scrapes the decision counter", s.prometheusScrapes},
+		{"expander keeps answering while the API server restarts", s.apiServerRestart},
+		{"expander keeps answering while prometheus restarts", s.prometheusRestart},
+	}
+	for _, st := range steps {
+		if !t.Run(st.name, func(t *testing.T) { st.run(ctx, t) }) {
+			t.Fatalf("stopping after failed scenario %q", st.name)
+		}
+	}
+}
+
+func (s *suite) startControlPlane(ctx context.Context, t *testing.T) {
+	cp, err := harness.NewControlPlane(harness.ControlPlaneOptions{
+		BinDir: s.env.binDir, Dir: filepath.Join(s.env.artifacts, "cluster"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cp = cp
+	t.Cleanup(func() {
+		procs := cp.Processes()
+		if s.expander != nil {
+			procs = append(procs, s.expander.Process)
+		}
+		if s.prom != nil {
+			procs = append(procs, s.prom.Process)
+		}
+		if t.Failed() {
+			for _, p := range procs {
+				if p != nil {
+					t.Logf("---- last log lines of %s (%s)\n%s", p.Name, p.LogPath, p.Tail(3000))
+				}
+			}
+		}
+		if s.conn != nil {
+			s.conn.Close()
+		}
+		for i := len(procs) - 1; i >= 0; i-- {
+			if procs[i] != nil {
+				_ = procs[i].Stop()
+			}
+		}
+	})
+	if err := cp.Start(ctx); err != nil {
+		t.Fatalf("starting control plane: %v", err)
+	}
+	cfg := cp.RESTConfig()
+	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s.dyn, err = dynamic.NewForConfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	s.applier = harness.NewApplier(s.dyn, s.kube.Discovery())
+	sd := httptest.NewServer(&harness.ServiceDiscovery{Kube: s.kube, Namespace: namespace})
+	t.Cleanup(sd.Close)
+	s.sdURL = sd.URL
+	if s.metricsPort, err = harness.FreePort(); err != nil {
+		t.Fatal(err)
+	}
+	// The values a user would pass, plus a strict zone spread so that the
+	// scheduler's placement is an observable outcome.
+	s.values = map[string]any{
+		"expander": map[string]any{"metricsPort": s.metricsPort},
+		"topologySpread": map[string]any{
+			"zone": map[string]any{"whenUnsatisfiable": "DoNotSchedule"},
+		},
+		"serviceAccount": map[string]any{"annotations": map[string]any{
+			"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/augur",
+		}},
+	}
+}
+
+func (s *suite) render(ctx context.Context, t *testing.T, values map[string]any) []*unstructured.Unstructured {
+	t.Helper()
+	manifest, err := harness.Render(ctx, harness.RenderOptions{
+		ChartDir: s.env.chartDir, Release: release, Namespace: namespace,
+		Values: values, Kubeconfig: s.cp.Kubeconfig(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := harness.Objects(manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+func (s *suite) applyChart(ctx context.Context, t *testing.T) {
+	if err := s.createNodes(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.objects = s.render(ctx, t, s.values)
+	var kinds []string
+	for _, o := range s.objects {
+		kinds = append(kinds, o.GetKind()+"/"+o.GetName())
+	}
+	sort.Strings(kinds)
+	want := []string{
+		"Deployment/augur", "PodDisruptionBudget/augur", "Secret/augur-ca",
+		"Secret/augur-ca-bundle", "Secret/augur-tls", "Service/augur",
+		"ServiceAccount/augur",
+	}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Fatalf("rendered objects (-want +got):\n%s", diff)
+	}
+	for _, dry := range []bool{true, false} {
+		for _, o := range s.objects {
+			if _, err := s.applier.Apply(ctx, o, dry); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dep, err := s.kube.AppsV1().Deployments(namespace).Get(ctx, release, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading back the deployment: %v", err)
+	}
+	pod := dep.Spec.Template.Spec
+	c := pod.Containers[0]
+	checks := []struct {
+		what string
+		ok   bool
+	}{
+		{"two replicas", *dep.Spec.Replicas == 2},
+		{"non-root", pod.SecurityContext.RunAsNonRoot != nil && *pod.SecurityContext.RunAsNonRoot},
+		{"seccomp RuntimeDefault", pod.SecurityContext.SeccompProfile != nil &&
+			pod.SecurityContext.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
+		{"read-only root", *c.SecurityContext.ReadOnlyRootFilesystem},
+		{"no privilege escalation", !*c.SecurityContext.AllowPrivilegeEscalation},
+		{"readiness on /readyz", c.ReadinessProbe.HTTPGet.Path == "/readyz"},
+		{"liveness on /healthz", c.LivenessProbe.HTTPGet.Path == "/healthz"},
+		{"resource requests", !c.Resources.Requests.Cpu().IsZero()},
+		{"no API token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
+	}
+	for _, ch := range checks {
+		if !ch.ok {
+			t.Errorf("deployment as stored: want %s", ch.what)
+		}
+	}
+	sa, err := s.kube.CoreV1().ServiceAccounts(namespace).Get(ctx, release, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading back the service account: %v", err)
+	}
+	if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != "arn:aws:iam::111122223333:role/augur" {
+		t.Errorf("service account IRSA annotation = %q", got)
+	}
+}
+
+// rejectBadField proves that the apply path catches a typo: the same
+// Deployment with one unknown field must be refused.
+func (s *suite) rejectBadField(ctx context.Context, t *testing.T) {
+	dep, ok := harness.FindObject(s.objects, schema.GroupKind{Group: "apps", Kind: "Deployment"}, release)
+	if !ok {
+		t.Fatal("no deployment rendered")
+	}
+	bad := dep.DeepCopy()
+	if err := unstructured.SetNestedField(bad.Object, int64(2), "spec", "replica"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.applier.Apply(ctx, bad, true)
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) || !strings.Contains(err.Error(), ".spec.replica") {
+		t.Fatalf("applying a deployment with spec.replica: err = %v, want a strict "+
+			"validation error naming the field", err)
+	}
+}
+
+func secretData(t *testing.T, objs []*unstructured.Unstructured, name string) map[string]string {
+	t.Helper()
+	o, ok := harness.FindObject(objs, schema.GroupKind{Kind: "Secret"}, name)
+	if !ok {
+		t.Fatalf("secret %s not rendered", name)
+	}
+	data, _, err := unstructured.NestedStringMap(o.Object, "data")
+	if err != nil {
+		t.Fatalf("secret %s data: %v", name, err)
+	}
+	return data
+}
+
+// tlsStable renders the chart again, as `helm upgrade` would: lookup finds
+// the Secrets applied before and the chart must keep them byte for byte.
+// Changing the certificate's names re-issues the serving certificate from
+// the same CA.
+func (s *suite) tlsStable(ctx context.Context, t *testing.T) {
+	again := s.render(ctx, t, s.values)
+	for _, name := range []string{"augur-ca", "augur-tls", "augur-ca-bundle"} {
+		if diff := cmp.Diff(secretData(t, s.objects, name), secretData(t, again, name)); diff != "" {
+			t.Errorf("secret %s changed on re-render (-first +second):\n%s", name, diff)
+		}
+	}
+	tlsData := secretData(t, s.objects, "augur-tls")
+	cert := parseCert(t, tlsData["tls.crt"])
+	wantNames := []string{"augur", "augur.kube-system", "augur.kube-system.svc",
+		"augur.kube-system.svc.cluster.local"}
+	if diff := cmp.Diff(wantNames, cert.DNSNames); diff != "" {
+		t.Errorf("serving certificate names (-want +got):\n%s", diff)
+	}
+	ca := parseCert(t, secretData(t, s.objects, "augur-ca-bundle")["ca.crt"])
+	if err := cert.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("serving certificate not signed by the published CA: %v", err)
+	}
+
+	renamed := cloneValues(s.values)
+	renamed["tls"] = map[string]any{"extraDnsNames": []any{"augur.example.internal"}}
+	re := s.render(ctx, t, renamed)
+	reCert := parseCert(t, secretData(t, re, "augur-tls")["tls.crt"])
+	if !contains(reCert.DNSNames, "augur.example.internal") {
+		t.Errorf("re-issued certificate names = %v, want augur.example.internal among them",
+			reCert.DNSNames)
+	}
+	if diff := cmp.Diff(secretData(t, s.objects, "augur-ca"), secretData(t, re, "augur-ca")); diff != "" {
+		t.Errorf("CA changed when only the names did (-before +after):\n%s", diff)
+	}
+	if err := reCert.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("re-issued certificate not signed by the same CA: %v", err)
+	}
+}
+
+func (s *suite) replicasSpread(ctx context.Context, t *testing.T) {
+	sel := "app.kubernetes.io/name=augur,app.kubernetes.io/instance=" + release
+	var zones map[string]string
+	err := harness.WaitFor(ctx, nil, 250*time.Millisecond, func() error {
+		pods, err := s.kube.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return err
+		}
+		zones = map[string]string{}
+		for _, p := range pods.Items {
+			if p.Spec.NodeName == "" {
+				return fmt.Errorf("pod %s not scheduled yet", p.Name)
+			}
+			n, err := s.kube.CoreV1().Nodes().Get(ctx, p.Spec.NodeName, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			zones[p.Name] = n.Labels[corev1.LabelTopologyZone]
+		}
+		if len(zones) != 2 {
+			return fmt.Errorf("%d pods, want 2", len(zones))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the deployment's pods to be scheduled: %v", err)
+	}
+	seen := map[string]bool{}
+	for _, z := range zones {
+		seen[z] = true
+	}
+	if len(seen) != 2 {
+		t.Errorf("replicas placed in zones %v, want two different zones", zones)
+	}
+}
+
+// caSettings reads the values override for the upstream cluster-autoscaler
+// chart: the host CA dials and the Secret it mounts as its trust bundle.
+func (s *suite) caSettings(t *testing.T) (host, secret string) {
+	t.Helper()
+	b, err := os.ReadFile(s.env.caValues)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		ExtraArgs          map[string]any `json:"extraArgs"`
+		ExtraVolumeSecrets map[string]struct {
+			Name      string `json:"name"`
+			MountPath string `json:"mountPath"`
+		} `json:"extraVolumeSecrets"`
+	}
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatalf("parsing %s: %v", s.env.caValues, err)
+	}
+	if got := fmt.Sprint(v.ExtraArgs["expander"]); !strings.HasPrefix(got, "grpc,") {
+		t.Errorf("extraArgs.expander = %q, want grpc first", got)
+	}
+	target := fmt.Sprint(v.ExtraArgs["grpc-expander-url"])
+	u, err := url.Parse("grpc://" + target)
+	if err != nil {
+		t.Fatalf("parsing grpc-expander-url %q: %v", target, err)
+	}
+	certPath := fmt.Sprint(v.ExtraArgs["grpc-expander-cert"])
+	for _, vol := range v.ExtraVolumeSecrets {
+		if strings.HasPrefix(certPath, vol.MountPath+"/") {
+			return u.Hostname(), vol.Name
+		}
+	}
+	t.Fatalf("no extraVolumeSecrets entry mounts %s", certPath)
+	return "", ""
+}
+
+// bestOptions starts the expander with the serving certificate the chart
+// stored in the cluster and calls it the way CA does, with the trust
+// bundle and host name CA is configured with.
+func (s *suite) bestOptions(ctx context.Context, t *testing.T) {
+	host, bundle := s.caSettings(t)
+	tlsSecret, err := s.kube.CoreV1().Secrets(namespace).Get(ctx, "augur-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading serving secret: %v", err)
+	}
+	caSecret, err := s.kube.CoreV1().Secrets(namespace).Get(ctx, bundle, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading ca bundle secret %s: %v", bundle, err)
+	}
+	dir := filepath.Join(s.env.artifacts, "expander")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	certFile, err := harness.WriteFile(dir, "tls.crt", tlsSecret.Data["tls.crt"], 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile, err := harness.WriteFile(dir, "tls.key", tlsSecret.Data["tls.key"], 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.expander, err = harness.NewExpander(harness.ExpanderOptions{
+		Binary: s.env.augur, Dir: dir, CertFile: certFile, KeyFile: keyFile,
+		MetricsPort: s.metricsPort,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.expander.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.conn, err = dialExpander(s.expander.GRPCAddr(), host, caSecret.Data["ca.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.conn.healthy(ctx); err != nil {
+		t.Fatalf("health check: %v", err)
+	}
+	// A wrong host name must fail the TLS handshake, as it would for CA.
+	wrong, err := dialExpander(s.expander.GRPCAddr(), "augur.other.svc", caSecret.Data["ca.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wrong.Close()
+	if err := wrong.healthy(ctx); err == nil {
+		t.Error("handshake with a host outside the certificate's names succeeded")
+	}
+
+	req, err := s.buildRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := s.call(ctx, req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", "augur_expander_decisions_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(total(s.winners)); got != want {
+		t.Errorf("augur_expander_decisions_total = %v, want %v", got, want)
+	}
+}
+
+// call sends one BestOptions request and checks the answer the way CA
+// reads it: a non-empty list of ids that were offered.
+func (s *suite) call(ctx context.Context, req *pb.BestOptionsRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // CA's own deadline
+	defer cancel()
+	resp, err := pb.NewExpanderClient(s.conn.ClientConn).BestOptions(ctx, req)
+	if err != nil {
+		return fmt.Errorf("BestOptions: %w", err)
+	}
+	offered := map[string]bool{}
+	for _, o := range req.Options {
+		offered[o.NodeGroupId] = true
+	}
+	if len(resp.Options) == 0 {
+		return fmt.Errorf("BestOptions returned no option (a veto) for %d offered", len(offered))
+	}
+	for _, o := range resp.Options {
+		if !offered[o.NodeGroupId] {
+			return fmt.Errorf("BestOptions returned %q, which was not offered", o.NodeGroupId)
+		}
+	}
+	s.winners[resp.Options[0].NodeGroupId]++
+	return nil
+}
+
+// prometheusScrapes starts Prometheus with service discovery fed from the
+// real API server. It keeps only Services annotated prometheus.io/scrape
+// and takes the port and path from the chart's annotations; the one change
+// is the host, since a Service's cluster IP is not routed on this machine
+// and the expander listens on loopback.
+func (s *suite) prometheusScrapes(ctx context.Context, t *testing.T) {
+	config := fmt.Sprintf(prometheusConfig, s.sdURL)
+	var err error
+	s.prom, err = harness.NewPrometheus(harness.PrometheusOptions{
+		Path: s.env.prometheus, Dir: filepath.Join(s.env.artifacts, "prometheus"), Config: config,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prom.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.waitForDecisions(ctx, t)
+}
+
+// waitForDecisions polls Prometheus until the decision counter, summed by
+// node group, matches the answers the suite received.
+func (s *suite) waitForDecisions(ctx context.Context, t *testing.T) {
+	t.Helper()
+	want := map[string]float64{}
+	for g, n := range s.winners {
+		want[g] = float64(n)
+	}
+	var got map[string]float64
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := harness.WaitFor(wctx, s.prom.Process, 500*time.Millisecond, func() error {
+		samples, err := s.prom.Query(wctx,
+			`sum by (node_group) (augur_expander_decisions_total{job="kubernetes-services",`+
+				`namespace="kube-system",service="augur"})`)
+		if err != nil {
+			return err
+		}
+		got = map[string]float64{}
+		for _, sm := range samples {
+			got[sm.Metric["node_group"]] = sm.Value
+		}
+		if !cmp.Equal(want, got) {
+			return fmt.Errorf("decisions in prometheus %v, want %v", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+const prometheusConfig = `global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: kubernetes-services
+    http_sd_configs:
+      - url: %s
+        refresh_interval: 1s
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_service_annotation_prometheus_io_scrape]
+        regex: "true"
+        action: keep
+      - source_labels: [__meta_kubernetes_service_port_name]
+        regex: metrics
+        action: keep
+      - source_labels: [__meta_kubernetes_service_annotation_prometheus_io_scheme]
+        regex: (https?)
+        target_label: __scheme__
+      - source_labels: [__meta_kubernetes_service_annotation_prometheus_io_path]
+        regex: (.+)
+        target_label: __metrics_path__
+      - source_labels: [__meta_kubernetes_service_annotation_prometheus_io_port]
+        regex: (\d+)
+        replacement: 127.0.0.1:$1
+        target_label: __address__
+      - source_labels: [__meta_kubernetes_namespace]
+        target_label: namespace
+      - source_labels: [__meta_kubernetes_service_name]
+        target_label: service
+`
+
+// apiServerRestart stops the API server, calls the expander while it is
+// down and after it is back, and checks the cluster is usable again.
+func (s *suite) apiServerRestart(ctx context.Context, t *testing.T) {
+	req, err := s.buildRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.cp.APIServer.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err == nil {
+		t.Fatal("API server still answers after it was stopped")
+	}
+	for i := 0; i < 5; i++ {
+		if err := s.call(ctx, req); err != nil {
+			t.Fatalf("while the API server is down: %v", err)
+		}
+	}
+	if err := s.cp.StartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{}); err != nil {
+		t.Fatalf("API server after restart: %v", err)
+	}
+	if err := s.call(ctx, req); err != nil {
+		t.Fatalf("after the API server restarted: %v", err)
+	}
+	s.waitForDecisions(ctx, t)
+}
+
+// prometheusRestart stops Prometheus, calls the expander while it is down,
+// and checks the restarted Prometheus sees every decision, the ones made
+// during its absence included.
+func (s *suite) prometheusRestart(ctx context.Context, t *testing.T) {
+	req, err := s.buildRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.prom.Process.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		if err := s.call(ctx, req); err != nil {
+			t.Fatalf("while prometheus is down: %v", err)
+		}
+	}
+	if err := s.prom.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.waitForDecisions(ctx, t)
+}
+
+func (s *suite) createNodes(ctx context.Context) error {
+	for _, ns := range []string{workloads} {
+		_, err := s.kube.CoreV1().Namespaces().Create(ctx,
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating namespace %s: %w", ns, err)
+		}
+	}
+	for _, g := range testNodeGroups() {
+		name := "ip-10-0-" + g.name
+		n := &corev1.Node{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+				corev1.LabelHostname:             name,
+				corev1.LabelInstanceTypeStable:   g.instanceType,
+				corev1.LabelTopologyZone:         g.zone,
+				corev1.LabelTopologyRegion:       "us-east-1",
+				corev1.LabelOSStable:             "linux",
+				corev1.LabelArchStable:           "amd64",
+				"eks.amazonaws.com/capacityType": g.capacity,
+				labelNodeGroup:                   g.name,
+			}},
+			Spec: corev1.NodeSpec{ProviderID: "aws:///" + g.zone + "/i-" + g.name},
+		}
+		created, err := s.kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
+		if err != nil {
+			return fmt.Errorf("creating node %s: %w", name, err)
+		}
+		res := corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(g.cpu),
+			corev1.ResourceMemory: resource.MustParse(g.memory),
+			corev1.ResourcePods:   resource.MustParse("29"),
+		}
+		// The node controller edits new nodes too (taints), so retry on a
+		// conflict with the latest copy, as a kubelet would.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			cur, err := s.kube.CoreV1().Nodes().Get(ctx, created.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			now := metav1.Now()
+			cur.Status.Capacity, cur.Status.Allocatable = res, res
+			cur.Status.Conditions = []corev1.NodeCondition{{
+				Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
+				LastHeartbeatTime: now, LastTransitionTime: now,
+			}}
+			_, err = s.kube.CoreV1().Nodes().UpdateStatus(ctx, cur, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("marking node %s ready: %w", name, err)
+		}
+	}
+	// Pending pods the way CA sees them: stored by the API server but not
+	// placed. A scheduler name no scheduler serves keeps them pending.
+	for i := 0; i < 3; i++ {
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("batch-%d", i), Namespace: workloads,
+				Labels: map[string]string{"app": "batch"}},
+			Spec: corev1.PodSpec{
+				SchedulerName: "pending-for-e2e",
+				Containers: []corev1.Container{{
+					Name: "work", Image: "registry.k8s.io/pause:3.10",
+					Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{
+						corev1.ResourceCPU:    resource.MustParse("1500m"),
+						corev1.ResourceMemory: resource.MustParse("2Gi"),
+					}},
+				}},
+			},
+		}
+		if _, err := s.kube.CoreV1().Pods(workloads).Create(ctx, p, metav1.CreateOptions{}); err != nil &&
+			!apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating pod %s: %w", p.Name, err)
+		}
+	}
+	return nil
+}
+
+// buildRequest builds a BestOptionsRequest the way CA 1.35 and later do:
+// the template node of every node group in nodeBytesMap and, for every
+// group, an option carrying the pending pods in protobuf encoding.
+func (s *suite) buildRequest(ctx context.Context) (*pb.BestOptionsRequest, error) {
+	nodes, err := s.kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: labelNodeGroup})
+	if err != nil {
+		return nil, fmt.Errorf("listing nodes: %w", err)
+	}
+	pods, err := s.kube.CoreV1().Pods(workloads).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	var podBytes [][]byte
+	var cpu int64
+	for i := range pods.Items {
+		b, err := pods.Items[i].Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("encoding pod %s: %w", pods.Items[i].Name, err)
+		}
+		podBytes = append(podBytes, b)
+		for _, c := range pods.Items[i].Spec.Containers {
+			cpu += c.Resources.Requests.Cpu().MilliValue()
+		}
+	}
+	req := &pb.BestOptionsRequest{NodeBytesMap: map[string][]byte{}}
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		group := n.Labels[labelNodeGroup]
+		b, err := n.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("encoding node %s: %w", n.Name, err)
+		}
+		req.NodeBytesMap[group] = b
+		perNode := n.Status.Allocatable.Cpu().MilliValue()
+		if perNode == 0 {
+			return nil, fmt.Errorf("node %s has no allocatable cpu", n.Name)
+		}
+		req.Options = append(req.Options, &pb.Option{
+			NodeGroupId: group,
+			NodeCount:   int32(math.Ceil(float64(cpu) / float64(perNode))),
+			PodBytes:    podBytes,
+			Debug:       "e2e " + group,
+		})
+	}
+	if len(req.Options) != len(testNodeGroups()) {
+		return nil, fmt.Errorf("built %d options, want %d", len(req.Options), len(testNodeGroups()))
+	}
+	return req, nil
+}
+
+func parseCert(t *testing.T, b64 string) *x509.Certificate {
+	t.Helper()
+	raw, err := decodeB64(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(raw)
+	if block == nil {
+		t.Fatal("certificate is not PEM")
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func scrapeCounter(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(resp.Body); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", url, err)
+	}
+	return sumSeries(buf.String(), name)
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func cloneValues(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for k, x := range v {
+		out[k] = x
+	}
+	return out
+}
