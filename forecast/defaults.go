@@ -3,21 +3,26 @@ package forecast
 import "fmt"
 
 // DefaultModels returns the candidate models for a series with perDay
-// points per day (288 for 5-minute points): naive, seasonal naive daily and
-// weekly, damped Holt-Winters with an additive daily season, and the
-// harmonic regression with daily (order 6) and weekly (order 3) cycles and
-// AR(24) residuals, and the mean of the last two. No trend term: over a
-// 14-day window it extrapolates worse than the autoregression alone
-// (measured in docs/forecast.md).
+// points per day (288 for 5-minute points):
+//
+//   - naive, seasonal naive daily and weekly (the baselines);
+//   - damped Holt-Winters with an additive daily season;
+//   - harmonic regression with daily (order 6) and weekly (order 3) cycles
+//     and AR(24) residuals. No trend term: over a 14-day window it
+//     extrapolated worse than the autoregression alone;
+//   - decomposition (daily and weekly profiles) with a damped Holt level,
+//     and with an ARIMA(12,1,0) level;
+//   - the mean of the last three.
 func DefaultModels(perDay int) ([]Model, error) {
-	if perDay < 4 {
-		return nil, fmt.Errorf("choosing default models: %d points per day is below 4", perDay)
+	if perDay < 8 {
+		return nil, fmt.Errorf("choosing default models: %d points per day is below 8", perDay)
 	}
-	day, err := NewSeasonalNaive(perDay, "seasonal-naive-day")
+	week := 7 * perDay
+	snDay, err := NewSeasonalNaive(perDay, "seasonal-naive-day")
 	if err != nil {
 		return nil, err
 	}
-	week, err := NewSeasonalNaive(7*perDay, "seasonal-naive-week")
+	snWeek, err := NewSeasonalNaive(week, "seasonal-naive-week")
 	if err != nil {
 		return nil, err
 	}
@@ -28,15 +33,30 @@ func DefaultModels(perDay int) ([]Model, error) {
 	}
 	harm, err := NewHarmonic(HarmonicOptions{
 		Seasons: []Harmonics{{Period: perDay, Order: min(6, (perDay-1)/2)},
-			{Period: 7 * perDay, Order: 3}},
+			{Period: week, Order: 3}},
 		AR: min(24, perDay/2),
 	})
 	if err != nil {
 		return nil, err
 	}
-	combo, err := NewCombination("mean-hw-harmonic", hw, harm)
+	decHolt, err := NewDecomposed(DecomposedOptions{Period: perDay, LongPeriod: week,
+		Name: "decomposed-holt"})
 	if err != nil {
 		return nil, err
 	}
-	return []Model{NewNaive(), day, week, hw, harm, combo}, nil
+	ari, err := NewAutoregressive(AutoregressiveOptions{Order: min(12, perDay/4),
+		Differenced: true})
+	if err != nil {
+		return nil, err
+	}
+	decARI, err := NewDecomposed(DecomposedOptions{Period: perDay, LongPeriod: week,
+		Level: ari, Name: "decomposed-ari"})
+	if err != nil {
+		return nil, err
+	}
+	combo, err := NewCombination("mean-decomposed-harmonic", decHolt, decARI, harm)
+	if err != nil {
+		return nil, err
+	}
+	return []Model{NewNaive(), snDay, snWeek, hw, harm, decHolt, decARI, combo}, nil
 }

@@ -195,9 +195,9 @@ func (m *HoltWinters) decode(x []float64) hwParams {
 }
 
 // initial estimates the starting state from the first (up to three)
-// seasons: level is the first season's mean, trend the change of the
-// seasonal means per step, season the average deviation (or ratio) from
-// each season's mean.
+// seasons: trend is the change of the seasonal means per step, level the
+// first season's mean taken back to before its first point, season the
+// average deviation (or ratio) from each season's trend line.
 func (m *HoltWinters) initial(y []float64) hwState {
 	p := m.opts.Period
 	st := hwState{season: make([]float64, p)}
@@ -213,23 +213,27 @@ func (m *HoltWinters) initial(y []float64) hwState {
 	for j := range k {
 		means[j] = mean(y[j*p : (j+1)*p])
 	}
-	st.level = means[0]
 	if m.opts.Trend != TrendNone && k > 1 {
 		st.trend = (means[k-1] - means[0]) / float64((k-1)*p)
 	}
+	// A season's mean sits at its middle; the state is the one before the
+	// first point, half a season and one step earlier.
+	mid := float64(p-1) / 2
+	st.level = means[0] - st.trend*(mid+1)
 	for i := range p {
 		var acc float64
 		for j := range k {
+			base := means[j] + st.trend*(float64(i)-mid)
 			if m.opts.Season == SeasonMultiplicative {
-				acc += y[j*p+i] / means[j]
+				if base <= 0 {
+					base = means[j]
+				}
+				acc += y[j*p+i] / base
 			} else {
-				acc += y[j*p+i] - means[j]
+				acc += y[j*p+i] - base
 			}
 		}
 		st.season[i] = acc / float64(k)
-	}
-	if m.opts.Season == SeasonNone {
-		clear(st.season)
 	}
 	return st
 }

@@ -85,8 +85,8 @@ func pointsPer(period, step time.Duration) int {
 
 // GridOptions controls how samples are put on the grid.
 type GridOptions struct {
-	// Step is the grid interval. Zero infers it as the median spacing of
-	// the samples.
+	// Step is the grid interval. Zero infers it as the lower median of the
+	// spacings between samples, near-duplicates left out.
 	Step time.Duration
 	// MaxInterpolate is the longest gap filled by linear interpolation.
 	// Zero means one hour. Longer gaps are filled with the value one day
@@ -197,7 +197,15 @@ func medianSpacing(times []time.Time, idx []int) time.Duration {
 		return 0
 	}
 	slices.Sort(d)
-	return d[len(d)/2]
+	// Near-duplicate samples (a spacing under half the typical one) would
+	// drag the median down; leave them out, then take the lower median.
+	typical := d[len(d)/2]
+	k := 0
+	for k < len(d) && d[k] < typical/2 {
+		k++
+	}
+	d = d[k:]
+	return d[(len(d)-1)/2]
 }
 
 // NewSeries builds a series from values already on a grid; NaN marks a
