@@ -68,7 +68,7 @@ func mergeHistory(old, add []PricePoint, start time.Time, max int) []PricePoint 
 	return slices.Clip(h[first:])
 }
 
-// historyStats computes the statistics of a history h (sorted, as
+// HistoryStats computes the statistics of a history h (sorted by time, as
 // mergeHistory returns it) over the window [start, now]. Each price is
 // weighted by how long it was in effect within the window:
 //
@@ -78,7 +78,7 @@ func mergeHistory(old, add []PricePoint, start time.Time, max int) []PricePoint 
 // where w_i is the time price i was in effect within the window. When no
 // price was in effect for a measurable time the mean is the latest price
 // and sd is 0.
-func historyStats(h []PricePoint, start, now time.Time) SpotStats {
+func HistoryStats(h []PricePoint, start, now time.Time) SpotStats {
 	var s SpotStats
 	if len(h) == 0 {
 		return s

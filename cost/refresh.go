@@ -218,7 +218,7 @@ func (c *Catalog) RefreshSpot(ctx context.Context) error {
 		}
 		// Not in this answer: keep it, say it is older than the rest.
 		h := mergeHistory(p.history, nil, windowStart, c.opts.MaxPointsPerPool)
-		n := &Pool{price: p.price, history: h, stats: historyStats(h, windowStart, now)}
+		n := &Pool{price: p.price, history: h, stats: HistoryStats(h, windowStart, now)}
 		n.stats.Observed = p.stats.Observed
 		if n.price.Source == SourceLive {
 			n.price.Source = SourceCached
@@ -231,7 +231,7 @@ func (c *Catalog) RefreshSpot(ctx context.Context) error {
 			prev = p.history
 		}
 		h := mergeHistory(prev, add, windowStart, c.opts.MaxPointsPerPool)
-		n := &Pool{history: h, stats: historyStats(h, windowStart, now)}
+		n := &Pool{history: h, stats: HistoryStats(h, windowStart, now)}
 		n.stats.Observed = now
 		n.price = Price{USDPerHour: n.stats.Latest, Source: SourceLive, Observed: now}
 		t.pools[k] = n

@@ -360,19 +360,22 @@ func Combine(in Inputs, horizon time.Duration) Risk {
 //	V  = min(1, (sd/mean) / 0.10)        volatility, saturating at 10%
 //	J  = min(1, maxRise / 0.25)          jumps, saturating at +25%
 //	w  = 2^(-age/PriceHalfLife)
-//	Fp = (2^L * 1.5^V * 2^J)^w           in [0.71, 6]
+//	Fp = (sqrt(2)^L * 1.5^V * 2^J)^w     in [0.84, 4.25]
 //	Cp = 0.3 * w
 //
-// A pool dearer than the advisor's average, whose price moves, or that
-// jumped lately is short of capacity, which is when EC2 reclaims. L is
-// left out when the on-demand price is unknown; V when the mean is not
-// positive. Stale signals fade towards 1 through w.
+// A pool whose price moves or jumped lately is short of capacity, which
+// is when EC2 reclaims. The level term L (a pool dearer than the
+// advisor's average) has half the weight of the jump term: in the
+// 2022-05-31 us-east-1 cross-section the price level does not rank the
+// advisor's buckets (see the README), so it only nudges. L is left out
+// when the on-demand price is unknown; V when the mean is not positive.
+// Stale signals fade towards 1 through w.
 func PriceFactor(s cost.SpotStats, savingsPct float64, age time.Duration) (float64, float64) {
 	var logf float64
 	if s.OnDemand > 0 && s.Latest > 0 && !math.IsNaN(savingsPct) {
 		re := 1 - math.Min(math.Max(savingsPct, 0), 100)/100
 		l := (s.Latest/s.OnDemand - re) / math.Max(1-re, 0.05)
-		logf += math.Min(math.Max(l, -0.5), 1) * math.Ln2
+		logf += math.Min(math.Max(l, -0.5), 1) * math.Ln2 / 2
 	}
 	if s.Mean > 0 && s.StdDev >= 0 {
 		logf += math.Min(1, s.StdDev/s.Mean/0.10) * math.Log(1.5)

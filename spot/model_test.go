@@ -73,26 +73,25 @@ func TestCombine(t *testing.T) {
 func TestPriceFactor(t *testing.T) {
 	calm := cost.SpotStats{Latest: 0.04, OnDemand: 0.1, Mean: 0.04, Observed: t0}
 	cases := []struct {
-		name       string
-		s          cost.SpotStats
-		savings    float64
-		age        time.Duration
-		wantF      float64
-		wantC      float64
-		wantAtMost bool
+		name    string
+		s       cost.SpotStats
+		savings float64
+		age     time.Duration
+		wantF   float64
+		wantC   float64
 	}{
-		{"as the advisor says", calm, 60, 0, 1, 0.3, false},
-		{"at on-demand", cost.SpotStats{Latest: 0.1, OnDemand: 0.1, Mean: 0.1}, 60, 0, 2,
-			0.3, false},
+		{"as the advisor says", calm, 60, 0, 1, 0.3},
+		{"at on-demand", cost.SpotStats{Latest: 0.1, OnDemand: 0.1, Mean: 0.1}, 60, 0,
+			math.Sqrt2, 0.3},
 		{"far below", cost.SpotStats{Latest: 0.01, OnDemand: 0.1, Mean: 0.01}, 60, 0,
-			math.Pow(2, -0.5), 0.3, false},
+			math.Pow(2, -0.25), 0.3},
 		{"volatile and jumped", cost.SpotStats{Latest: 0.04, OnDemand: 0.1, Mean: 0.04,
-			StdDev: 0.008, MaxRise: 0.5}, 60, 0, 1.5 * 2, 0.3, false},
+			StdDev: 0.008, MaxRise: 0.5}, 60, 0, 1.5 * 2, 0.3},
 		{"stale by one half-life", cost.SpotStats{Latest: 0.1, OnDemand: 0.1, Mean: 0.1}, 60,
-			PriceHalfLife, math.Sqrt2, 0.15, false},
-		{"no on-demand price", cost.SpotStats{Latest: 0.1, Mean: 0.1}, 60, 0, 1, 0.3, false},
-		{"NaN savings", calm, math.NaN(), 0, 1, 0.3, false},
-		{"zero everything", cost.SpotStats{}, 0, 0, 1, 0.3, false},
+			PriceHalfLife, math.Pow(2, 0.25), 0.15},
+		{"no on-demand price", cost.SpotStats{Latest: 0.1, Mean: 0.1}, 60, 0, 1, 0.3},
+		{"NaN savings", calm, math.NaN(), 0, 1, 0.3},
+		{"zero everything", cost.SpotStats{}, 0, 0, 1, 0.3},
 	}
 	for _, tc := range cases {
 		f, c := PriceFactor(tc.s, tc.savings, tc.age)
@@ -334,7 +333,7 @@ func TestModelWithPrices(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := m.Risk("m6i.2xlarge", "us-east-1a")
-	if r.PriceFactor != 2 || r.Source != "spot-advisor-snapshot+price" {
+	if math.Abs(r.PriceFactor-math.Sqrt2) > 1e-12 || r.Source != "spot-advisor-snapshot+price" {
 		t.Errorf("a pool at on-demand price: %+v", r)
 	}
 	if r, _ := m.Risk("m6i.2xlarge", "us-east-1b"); r.PriceFactor != 1 {
