@@ -32,12 +32,11 @@ import (
 
 // testServer is an expander served over TLS on a loopback port.
 type testServer struct {
-	addr    string
-	caPool  *x509.CertPool
-	srv     *Server
-	reg     *prometheus.Registry
-	grpc    *grpc.Server
-	tlsConf *tls.Config
+	addr   string
+	caPool *x509.CertPool
+	srv    *Server
+	reg    *prometheus.Registry
+	grpc   *grpc.Server
 }
 
 type serverSetup struct {
