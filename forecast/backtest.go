@@ -154,7 +154,7 @@ func Backtest(s *Series, models []Model, opts BacktestOptions) (*BacktestResult,
 		Skipped: map[string]string{}}
 	lo := max(0, first-maxTrain)
 	res.Scale = mae1(s, lo, first, day)
-	if !(res.Scale > 0) {
+	if !(res.Scale > 1e-12*meanAbs(s.Values[lo:first])) || res.Scale == 0 {
 		return nil, fmt.Errorf("backtesting %s: the naive error scale of the first "+
 			"training window is %g, so MASE is undefined (constant series?)", s.Name, res.Scale)
 	}
@@ -222,6 +222,14 @@ func mae1(s *Series, lo, hi, day int) float64 {
 		return math.NaN()
 	}
 	return sum / float64(cnt)
+}
+
+func meanAbs(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += math.Abs(v)
+	}
+	return s / float64(max(len(x), 1))
 }
 
 func forecastOrigins(s *Series, m Model, origins []int, h, maxTrain, calib int) (

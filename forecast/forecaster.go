@@ -18,6 +18,10 @@ type ForecasterOptions struct {
 	Calibration int
 }
 
+// minCalibrationErrors is the fewest out-of-sample errors behind the
+// quantiles of the last step; fewer make intervals too narrow to trust.
+const minCalibrationErrors = 36
+
 // Forecaster fits a model and attaches prediction intervals calibrated on
 // the model's own out-of-sample errors.
 type Forecaster struct {
@@ -77,9 +81,9 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 	}
 	n := s.Len()
 	c := min(f.calib, n/3, n-f.model.MinPoints())
-	if c < h+2 {
+	if need := h + minCalibrationErrors; c < need {
 		return nil, fmt.Errorf("forecasting %s with %s: %w: %d points leave %d for "+
-			"calibration, need %d", s.Name, f.model.Name(), ErrTooFewPoints, n, max(c, 0), h+2)
+			"calibration, need %d", s.Name, f.model.Name(), ErrTooFewPoints, n, max(c, 0), need)
 	}
 	errs, err := f.calibrate(s, n-c, h)
 	if err != nil {
