@@ -247,6 +247,7 @@ func BenchmarkValidateBamboo(b *testing.B) {
 		b.ReportMetric(burst/prevAll, "lost-within-1h-of-previous")
 		b.ReportMetric(auc(hz, pos), "hour-AUC-with-observations")
 		b.ReportMetric(auc(base, pos), "hour-AUC-advisor-only")
+		b.ReportMetric(float64(len(pos)), "hours")
 	}
 }
 
