@@ -62,5 +62,25 @@ bench-forecast:
 	cd forecast && $(GO) test -run '^$$' -bench 'Accuracy|AnomalyNAB' -benchtime 1x -timeout 60m .
 	cd forecast && $(GO) test -run '^$$' -bench FitForecast -cpu 1 -benchmem .
 
+# End-to-end suite (docs/deploy.md): etcd and the Kubernetes control plane
+# as processes on loopback, the chart applied with strict server-side
+# validation, the expander binary and Debian's prometheus. The control-plane
+# binaries are built once per version by e2e/build-control-plane.sh into
+# AUGUR_E2E_BIN_CACHE (default e2e/.bin) and reused on every later run.
+E2E_TIMEOUT ?= 20m
+.PHONY: e2e e2e-bins e2e-kind
+e2e-bins:
+	GO=$(GO) e2e/build-control-plane.sh >/dev/null
+
+e2e: build
+	bindir="$$(GO=$(GO) e2e/build-control-plane.sh)" && cd e2e && \
+	AUGUR_E2E_REQUIRE=1 AUGUR_E2E_BIN_DIR="$$bindir" AUGUR_E2E_AUGUR="$(CURDIR)/$(BIN)" \
+	$(GO) test -count=1 -v -timeout $(E2E_TIMEOUT) ./...
+
+# The same suite on a kind cluster, with the image built from the
+# Dockerfile (needs Docker and kind; see docs/deploy.md).
+e2e-kind: build
+	GO=$(GO) AUGUR_E2E_AUGUR="$(CURDIR)/$(BIN)" e2e/kind.sh
+
 clean:
 	rm -rf bin

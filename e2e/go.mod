@@ -7,6 +7,7 @@ replace github.com/augur-autoscaler/augur => ../
 require (
 	github.com/augur-autoscaler/augur v0.0.0-00010101000000-000000000000
 	github.com/google/go-cmp v0.7.0
+	github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring v0.95.2
 	github.com/prometheus/common v0.74.0
 	google.golang.org/grpc v1.85.0
 	helm.sh/helm/v4 v4.3.2

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 
 	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,8 +29,15 @@ type RenderOptions struct {
 	Values map[string]any
 	// Kubeconfig points at the cluster. The chart is rendered with the
 	// Helm SDK in server dry-run mode, so lookup reads the live cluster and
-	// .Capabilities lists the API versions it serves.
+	// .Capabilities lists the API versions it serves. Empty renders
+	// offline, like `helm template`.
 	Kubeconfig string
+	// APIVersions adds API versions to .Capabilities when rendering
+	// offline, e.g. "monitoring.coreos.com/v1/ServiceMonitor".
+	APIVersions []string
+	// KubeVersion is the cluster version assumed when rendering offline;
+	// v1.37.2, the release of the project's client-go, when empty.
+	KubeVersion string
 	// Logger receives Helm's own logs; discarded when nil.
 	Logger *slog.Logger
 }
@@ -47,7 +55,9 @@ func Render(ctx context.Context, o RenderOptions) (string, error) {
 	}
 	cfg := action.NewConfiguration(action.ConfigurationSetLogger(logger.Handler()))
 	flags := genericclioptions.NewConfigFlags(false)
-	flags.KubeConfig = &o.Kubeconfig
+	if o.Kubeconfig != "" {
+		flags.KubeConfig = &o.Kubeconfig
+	}
 	flags.Namespace = &o.Namespace
 	if err := cfg.Init(flags, o.Namespace, "memory"); err != nil {
 		return "", fmt.Errorf("initialising helm: %w", err)
@@ -56,6 +66,19 @@ func Render(ctx context.Context, o RenderOptions) (string, error) {
 	install.ReleaseName = o.Release
 	install.Namespace = o.Namespace
 	install.DryRunStrategy = action.DryRunServer
+	if o.Kubeconfig == "" {
+		install.DryRunStrategy = action.DryRunClient
+		install.APIVersions = o.APIVersions
+		v := o.KubeVersion
+		if v == "" {
+			v = "v1.37.2"
+		}
+		kv, err := common.ParseKubeVersion(v)
+		if err != nil {
+			return "", fmt.Errorf("parsing kube version %q: %w", v, err)
+		}
+		install.KubeVersion = kv
+	}
 	install.Replace = true
 	// Objects applied earlier by the suite carry no Helm release
 	// annotations; rendering again must not refuse them.
