@@ -82,5 +82,17 @@ e2e: build
 e2e-kind: build
 	GO=$(GO) AUGUR_E2E_AUGUR="$(CURDIR)/$(BIN)" e2e/kind.sh
 
+# Price catalogue and spot-risk figures (docs/cost-and-spot.md): memory of
+# a region refresh, the lookup cost, and the risk model against public data.
+.PHONY: bench-cost spot-validate
+bench-cost:
+	$(GO) test -run '^$$' -bench 'RefreshRegion' -benchtime 5x -benchmem ./cost
+	$(GO) test -run '^$$' -bench 'PriceLive' -benchmem ./cost
+	$(GO) test -run '^$$' -bench 'Lookup' -benchmem ./spot
+
+spot-validate:
+	$(GO) test -count=1 -run 'TestBambooData' ./spot
+	$(GO) test -run '^$$' -bench 'Validate' -benchtime 1x ./spot
+
 clean:
 	rm -rf bin
