@@ -149,7 +149,6 @@ type fakeEC2 struct {
 	mu     sync.Mutex
 	calls  map[string]int
 	errors []string // error codes answered, in order, before the data
-	pages  int
 }
 
 func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {

@@ -251,12 +251,6 @@ func BenchmarkValidateBamboo(b *testing.B) {
 	}
 }
 
-// spotPool is one row of the 2022-05-31 spot price cross-section.
-type spotPool struct {
-	typ, az string
-	usd     float64
-}
-
 // BenchmarkValidatePriceLevel reports, over the us-east-1 pools of the
 // 2022-05-31 DescribeSpotPriceHistory cross-section, the rank correlation
 // between a pool's spot/on-demand ratio and its type's Spot Advisor
