@@ -113,6 +113,14 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return errors.Join(errs...)
 }
 
+// flagSet reports whether the flag was given, on the command line or
+// through its environment variable.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}
+
 func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("expander", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -120,6 +128,11 @@ func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	f.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	// Trying it out needs no AWS account: --dev reads prices from the
+	// embedded snapshot unless --offline=false asks for the live ones.
+	if f.dev && !flagSet(fs, "offline") {
+		f.prices.offline = true
 	}
 	if err := f.Validate(); err != nil {
 		return err
@@ -154,6 +167,10 @@ func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		}
 		fmt.Fprintf(stdout, "augur expander: %s a self-signed certificate for localhost in %s\n",
 			verb, f.devDir)
+		if f.prices.offline {
+			fmt.Fprintln(stdout, "augur expander: prices and spot data from the embedded "+
+				"snapshot (--offline=false for live AWS data)")
+		}
 		fmt.Fprintf(stdout, "point the Cluster Autoscaler at it with:\n"+
 			"  --expander=grpc --grpc-expander-url=%s --grpc-expander-cert=%s\n",
 			dialTarget(f.listen), files.CAFile)
