@@ -27,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
 
@@ -106,42 +108,29 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// startControlPlane starts the suite's own control plane or, on kind,
+// connects to the cluster named by AUGUR_E2E_KUBECONFIG.
 func (s *suite) startControlPlane(ctx context.Context, t *testing.T) {
-	cp, err := harness.NewControlPlane(harness.ControlPlaneOptions{
-		BinDir: s.env.binDir, Dir: filepath.Join(s.env.artifacts, "cluster"),
-	})
-	if err != nil {
-		t.Fatal(err)
+	var cfg *rest.Config
+	var err error
+	t.Cleanup(func() { s.teardown(t) })
+	if s.env.kubeconfig != "" {
+		if cfg, err = clientcmd.BuildConfigFromFlags("", s.env.kubeconfig); err != nil {
+			t.Fatalf("loading %s: %v", s.env.kubeconfig, err)
+		}
+	} else {
+		s.cp, err = harness.NewControlPlane(harness.ControlPlaneOptions{
+			BinDir: s.env.binDir, Dir: filepath.Join(s.env.artifacts, "cluster"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.cp.Start(ctx); err != nil {
+			t.Fatalf("starting control plane: %v", err)
+		}
+		s.env.kubeconfig = s.cp.Kubeconfig()
+		cfg = s.cp.RESTConfig()
 	}
-	s.cp = cp
-	t.Cleanup(func() {
-		procs := cp.Processes()
-		if s.expander != nil {
-			procs = append(procs, s.expander.Process)
-		}
-		if s.prom != nil {
-			procs = append(procs, s.prom.Process)
-		}
-		if t.Failed() {
-			for _, p := range procs {
-				if p != nil {
-					t.Logf("---- last log lines of %s (%s)\n%s", p.Name, p.LogPath, p.Tail(3000))
-				}
-			}
-		}
-		if s.conn != nil {
-			s.conn.Close()
-		}
-		for i := len(procs) - 1; i >= 0; i-- {
-			if procs[i] != nil {
-				_ = procs[i].Stop()
-			}
-		}
-	})
-	if err := cp.Start(ctx); err != nil {
-		t.Fatalf("starting control plane: %v", err)
-	}
-	cfg := cp.RESTConfig()
 	if s.kube, err = kubernetes.NewForConfig(cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +145,8 @@ func (s *suite) startControlPlane(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	// The values a user would pass, plus a strict zone spread so that the
-	// scheduler's placement is an observable outcome.
+	// scheduler's placement is an observable outcome. On kind the image
+	// built from the Dockerfile runs for real, and kind has no zones.
 	s.values = map[string]any{
 		"expander": map[string]any{"metricsPort": s.metricsPort},
 		"topologySpread": map[string]any{
@@ -166,13 +156,51 @@ func (s *suite) startControlPlane(ctx context.Context, t *testing.T) {
 			"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/augur",
 		}},
 	}
+	if s.onKind() {
+		repo, tag, _ := strings.Cut(s.env.image, ":")
+		s.values["image"] = map[string]any{"repository": repo, "tag": tag, "pullPolicy": "Never"}
+		s.values["topologySpread"] = map[string]any{"enabled": false}
+	}
+}
+
+// onKind reports whether the suite runs on a cluster it did not start.
+func (s *suite) onKind() bool { return s.cp == nil }
+
+// teardown prints the logs of every process after a failure and stops
+// them all, the last started first.
+func (s *suite) teardown(t *testing.T) {
+	var procs []*harness.Process
+	if s.cp != nil {
+		procs = s.cp.Processes()
+	}
+	if s.expander != nil {
+		procs = append(procs, s.expander.Process)
+	}
+	if s.prom != nil {
+		procs = append(procs, s.prom.Process)
+	}
+	if t.Failed() {
+		for _, p := range procs {
+			if p != nil {
+				t.Logf("---- last log lines of %s (%s)\n%s", p.Name, p.LogPath, p.Tail(3000))
+			}
+		}
+	}
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	for i := len(procs) - 1; i >= 0; i-- {
+		if procs[i] != nil {
+			_ = procs[i].Stop()
+		}
+	}
 }
 
 func (s *suite) render(ctx context.Context, t *testing.T, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
 	manifest, err := harness.Render(ctx, harness.RenderOptions{
 		ChartDir: s.env.chartDir, Release: release, Namespace: namespace,
-		Values: values, Kubeconfig: s.cp.Kubeconfig(),
+		Values: values, Kubeconfig: s.env.kubeconfig,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -316,6 +344,10 @@ func (s *suite) tlsStable(ctx context.Context, t *testing.T) {
 }
 
 func (s *suite) replicasSpread(ctx context.Context, t *testing.T) {
+	if s.onKind() {
+		s.replicasAvailable(ctx, t)
+		return
+	}
 	sel := "app.kubernetes.io/name=augur,app.kubernetes.io/instance=" + release
 	var zones map[string]string
 	err := harness.WaitFor(ctx, nil, 250*time.Millisecond, func() error {
@@ -348,6 +380,26 @@ func (s *suite) replicasSpread(ctx context.Context, t *testing.T) {
 	}
 	if len(seen) != 2 {
 		t.Errorf("replicas placed in zones %v, want two different zones", zones)
+	}
+}
+
+// replicasAvailable waits, on kind, until the Deployment's two pods run
+// the image and pass the readiness probe.
+func (s *suite) replicasAvailable(ctx context.Context, t *testing.T) {
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	err := harness.WaitFor(wctx, nil, time.Second, func() error {
+		d, err := s.kube.AppsV1().Deployments(namespace).Get(wctx, release, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if d.Status.AvailableReplicas != 2 {
+			return fmt.Errorf("%d of 2 replicas available", d.Status.AvailableReplicas)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the deployment: %v", err)
 	}
 }
 
@@ -568,6 +620,9 @@ scrape_configs:
 // apiServerRestart stops the API server, calls the expander while it is
 // down and after it is back, and checks the cluster is usable again.
 func (s *suite) apiServerRestart(ctx context.Context, t *testing.T) {
+	if s.onKind() {
+		t.Skip("needs an API server the suite started itself")
+	}
 	req, err := s.buildRequest(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -639,6 +694,10 @@ func (s *suite) createNodes(ctx context.Context) error {
 				labelNodeGroup:                   g.name,
 			}},
 			Spec: corev1.NodeSpec{ProviderID: "aws:///" + g.zone + "/i-" + g.name},
+		}
+		if s.onKind() {
+			// Only templates for the request: kind's real nodes run the pods.
+			n.Spec.Taints = []corev1.Taint{{Key: "augur.io/e2e-template", Effect: corev1.TaintEffectNoSchedule}}
 		}
 		created, err := s.kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 		if err != nil {

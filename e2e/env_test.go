@@ -17,6 +17,10 @@ type suiteEnv struct {
 	chartDir   string
 	caValues   string
 	artifacts  string // AUGUR_E2E_ARTIFACTS: logs kept after the run
+	// kubeconfig (AUGUR_E2E_KUBECONFIG) names a cluster to run on instead
+	// of starting one, as make e2e-kind does; image (AUGUR_E2E_IMAGE) is
+	// the image loaded into it.
+	kubeconfig, image string
 }
 
 // loadEnv finds the prerequisites. A missing one skips the test, unless
@@ -30,6 +34,8 @@ func loadEnv(t *testing.T) suiteEnv {
 		chartDir:   filepath.Join("..", "manifests", "charts", "augur"),
 		caValues:   filepath.Join("..", "manifests", "cluster-autoscaler-values.yaml"),
 		artifacts:  os.Getenv("AUGUR_E2E_ARTIFACTS"),
+		kubeconfig: os.Getenv("AUGUR_E2E_KUBECONFIG"),
+		image:      getenv("AUGUR_E2E_IMAGE", "augur:e2e"),
 	}
 	missing := func(err error) {
 		if os.Getenv("AUGUR_E2E_REQUIRE") == "1" {
@@ -37,12 +43,14 @@ func loadEnv(t *testing.T) suiteEnv {
 		}
 		t.Skipf("e2e prerequisite missing (make e2e builds them): %v", err)
 	}
-	if e.binDir == "" {
-		missing(errNoBinDir)
-	}
-	for _, b := range harness.Binaries() {
-		if _, err := harness.Find(filepath.Join(e.binDir, b), "make e2e-bins"); err != nil {
-			missing(err)
+	if e.kubeconfig == "" {
+		if e.binDir == "" {
+			missing(errNoBinDir)
+		}
+		for _, b := range harness.Binaries() {
+			if _, err := harness.Find(filepath.Join(e.binDir, b), "make e2e-bins"); err != nil {
+				missing(err)
+			}
 		}
 	}
 	var err error
