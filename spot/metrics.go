@@ -9,6 +9,7 @@ import (
 type modelMetrics struct {
 	events    *prometheus.CounterVec
 	placement *prometheus.CounterVec
+	advisor   *prometheus.CounterVec
 }
 
 const placementAgeHelp = "Seconds since spot placement scores were last fetched."
@@ -44,13 +45,17 @@ func newModelMetrics(m *Model, reg prometheus.Registerer) (*modelMetrics, error)
 			Name: "augur_spot_placement_refreshes_total",
 			Help: "Spot placement score refreshes by result (ok, throttled, denied, error).",
 		}, []string{"result"}),
+		advisor: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "augur_spot_advisor_refreshes_total",
+			Help: "Spot Advisor data re-reads by result (ok, error).",
+		}, []string{"result"}),
 	}
 	if reg == nil {
 		return mm, nil
 	}
 	age := placementAge{m: m, desc: prometheus.NewDesc("augur_spot_placement_age_seconds",
 		placementAgeHelp, nil, nil)}
-	for _, c := range []prometheus.Collector{mm.events, mm.placement, age} {
+	for _, c := range []prometheus.Collector{mm.events, mm.placement, mm.advisor, age} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering spot metrics: %w", err)
 		}

@@ -69,6 +69,11 @@ type Options struct {
 	PlacementCapacity int32
 	// PlacementInterval is how often scores are refreshed; default 1h.
 	PlacementInterval time.Duration
+	// AdvisorSource is a file path or http(s) URL of Spot Advisor data in
+	// AWS's JSON format, re-read by Run every AdvisorInterval (default
+	// 24h); empty keeps Advisor as it is.
+	AdvisorSource   string
+	AdvisorInterval time.Duration
 	// Horizon is the span a Risk's probability is for; default Month.
 	Horizon time.Duration
 	// Registry receives the model's metrics; nil registers none.
@@ -131,6 +136,9 @@ func NewModel(opts Options) (*Model, error) {
 	}
 	if opts.PlacementInterval <= 0 {
 		opts.PlacementInterval = time.Hour
+	}
+	if opts.AdvisorInterval <= 0 {
+		opts.AdvisorInterval = 24 * time.Hour
 	}
 	if opts.PlacementCapacity <= 0 {
 		opts.PlacementCapacity = 1
@@ -491,25 +499,62 @@ func (m *Model) placementFailed(err error) error {
 	return fmt.Errorf("refreshing spot placement scores: %w", err)
 }
 
-// Run refreshes placement scores every PlacementInterval until ctx ends,
-// retrying failures with cost.Backoff. It returns ctx's error.
-func (m *Model) Run(ctx context.Context) error {
-	failures := 0
-	rng := newRand(m.opts.Seed)
-	for {
-		wait := m.opts.PlacementInterval
-		if err := m.RefreshPlacement(ctx); err != nil && ctx.Err() == nil {
-			failures++
-			wait = cost.Backoff(failures, cost.Throttled(err), wait, rng.Float64())
-		} else {
-			failures = 0
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+// RefreshAdvisor re-reads the Spot Advisor data from AdvisorSource. On
+// failure the model keeps the figures it had.
+func (m *Model) RefreshAdvisor(ctx context.Context) error {
+	if m.opts.AdvisorSource == "" {
+		return nil
 	}
+	a, err := LoadAdvisor(ctx, m.opts.AdvisorSource, m.opts.Advisor.Region())
+	if err != nil {
+		m.metrics.advisor.WithLabelValues("error").Inc()
+		m.opts.Logger.Warn("spot advisor refresh failed, keeping last figures",
+			"source", m.opts.AdvisorSource, "error", err)
+		return fmt.Errorf("refreshing spot advisor data: %w", err)
+	}
+	m.metrics.advisor.WithLabelValues("ok").Inc()
+	return m.SetAdvisor(a)
+}
+
+// Run refreshes placement scores every PlacementInterval, first at once,
+// and the Spot Advisor data every AdvisorInterval, first after one
+// interval, until ctx ends, retrying failures with cost.Backoff. It
+// returns ctx's error.
+func (m *Model) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	loop := func(stream uint64, every time.Duration, now bool,
+		fn func(context.Context) error) {
+		wg.Go(func() {
+			rng := newRand(m.opts.Seed, stream)
+			failures := 0
+			wait := every
+			if now {
+				wait = 0
+			}
+			for {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-t.C:
+				}
+				wait = every
+				if err := fn(ctx); err != nil && ctx.Err() == nil {
+					failures++
+					wait = cost.Backoff(failures, cost.Throttled(err), every, rng.Float64())
+				} else {
+					failures = 0
+				}
+			}
+		})
+	}
+	if m.opts.Placement != nil && len(m.opts.PlacementTypes) > 0 {
+		loop(1, m.opts.PlacementInterval, true, m.RefreshPlacement)
+	}
+	if m.opts.AdvisorSource != "" {
+		loop(2, m.opts.AdvisorInterval, false, m.RefreshAdvisor)
+	}
+	wg.Wait()
+	return ctx.Err()
 }

@@ -149,6 +149,8 @@ type fakeEC2 struct {
 	mu     sync.Mutex
 	calls  map[string]int
 	errors []string // error codes answered, in order, before the data
+	// seen, when not nil, receives the action of every call.
+	seen chan string
 }
 
 func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -161,7 +163,11 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if len(f.errors) > 0 {
 		code, f.errors = f.errors[0], f.errors[1:]
 	}
+	seen := f.seen
 	f.mu.Unlock()
+	if seen != nil {
+		seen <- action
+	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	if code != "" {
 		w.WriteHeader(map[bool]int{true: 503, false: 403}[code == "RequestLimitExceeded"])
@@ -345,4 +351,52 @@ type fakePrices map[poolKey]cost.SpotStats
 func (f fakePrices) SpotStats(t, z string) (cost.SpotStats, bool) {
 	s, ok := f[poolKey{t, z}]
 	return s, ok
+}
+
+func TestRunRefreshesAdvisorAndPlacement(t *testing.T) {
+	served := make(chan int, 16)
+	n := 0
+	adv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		served <- n
+		if n > 1 {
+			http.Error(w, "gone", http.StatusInternalServerError)
+			return
+		}
+		io.WriteString(w, `{"spot_advisor":{"us-east-1":{"Linux":{"m6i.2xlarge":{"s":50,"r":0}}}}}`)
+	}))
+	defer adv.Close()
+	f := &fakeEC2{calls: map[string]int{}, seen: make(chan string, 64)}
+	now := t0
+	m := newPlacementModel(t, f, nil, &now)
+	m.opts.AdvisorSource, m.opts.AdvisorInterval = adv.URL, time.Millisecond
+	m.opts.PlacementInterval = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- m.Run(ctx) }()
+	// Three reads: the first good, the second failed, the third started,
+	// so the second's failure was handled.
+	for <-served < 3 {
+	}
+	scores := 0
+	for scores < 2 {
+		if <-f.seen == "GetSpotPlacementScores" {
+			scores++
+		}
+	}
+	cancel()
+	go func() {
+		for range f.seen {
+		}
+	}()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Run returned %v", err)
+	}
+	r, ok := m.Risk("m6i.2xlarge", "us-east-1a")
+	if !ok || r.Bucket != 0 || r.Source != "spot-advisor+placement" {
+		t.Errorf("risk after the advisor re-read = %+v, %v", r, ok)
+	}
+	if got := testutil.ToFloat64(m.metrics.advisor.WithLabelValues("error")); got < 1 {
+		t.Errorf("advisor errors counted %v", got)
+	}
 }

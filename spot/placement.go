@@ -92,4 +92,4 @@ func fetchScores(ctx context.Context, api PlacementAPI, region string, types []s
 	return scores, nil
 }
 
-func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 0x5907)) }
+func newRand(seed, stream uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, stream)) }

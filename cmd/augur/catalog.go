@@ -95,7 +95,8 @@ func buildSources(ctx context.Context, o sourcesOptions) (*sources, error) {
 		return s, nil
 	}
 	mopts := spot.Options{Advisor: adv, Prices: s.catalog, PlacementTypes: o.placementTypes,
-		PlacementInterval: o.placementEvery, Registry: o.registry, Logger: o.log, Now: o.now,
+		PlacementInterval: o.placementEvery, AdvisorSource: o.advisorFile,
+		Registry: o.registry, Logger: o.log, Now: o.now,
 		Seed: uint64(time.Now().UnixNano())}
 	if !o.offline && len(o.placementTypes) > 0 {
 		mopts.Placement = clients.EC2
@@ -328,7 +329,8 @@ func (p *priceFlags) register(fs *flag.FlagSet) {
 		"discounts per instance family or type, e.g. m5=0.28,c6i.large=0.3/0.05 "+
 			"(on-demand fraction, then optionally /spot fraction)")
 	fs.StringVar(&p.advisorFile, "spot-advisor-file", "",
-		"file or URL of Spot Advisor data in AWS's JSON format (embedded snapshot if empty)")
+		"file or URL of Spot Advisor data in AWS's JSON format, re-read daily "+
+			"(embedded snapshot if empty)")
 }
 
 func (p *priceFlags) validate() []error {
