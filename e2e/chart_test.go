@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"helm.sh/helm/v4/pkg/action"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -301,5 +302,28 @@ func TestClusterAutoscalerValues(t *testing.T) {
 	}
 	if !strings.HasPrefix(certPath, "/") {
 		t.Errorf("grpc-expander-cert %q is not an absolute path", certPath)
+	}
+}
+
+// TestChartLint runs Helm's own linter in strict mode, where warnings
+// count as failures, with the defaults and with cert-manager on.
+func TestChartLint(t *testing.T) {
+	for _, vals := range []map[string]any{
+		nil,
+		{"tls": map[string]any{"certManager": map[string]any{"enabled": true}}},
+	} {
+		l := action.NewLint()
+		l.Strict = true
+		l.Namespace = namespace
+		res := l.Run([]string{chartDir()}, vals)
+		for _, err := range res.Errors {
+			t.Errorf("helm lint (values %v): %v", vals, err)
+		}
+		for _, m := range res.Messages {
+			t.Logf("helm lint: %v", m)
+		}
+		if res.TotalChartsLinted != 1 {
+			t.Errorf("helm lint checked %d charts, want 1", res.TotalChartsLinted)
+		}
 	}
 }
