@@ -327,3 +327,30 @@ func TestChartLint(t *testing.T) {
 		}
 	}
 }
+
+// TestChartValuesSchema checks that values.schema.json turns a misspelt or
+// mistyped value into an error instead of a silent default.
+func TestChartValuesSchema(t *testing.T) {
+	tests := []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"misspelt top-level key", map[string]any{"replica": 3}, "replica"},
+		{"misspelt nested key", map[string]any{"tls": map[string]any{"extraDNSNames": []any{"x"}}},
+			"extraDNSNames"},
+		{"wrong type", map[string]any{"replicas": "two"}, "replicas"},
+		{"bad enum", map[string]any{"topologySpread": map[string]any{
+			"zone": map[string]any{"whenUnsatisfiable": "Never"}}}, "whenUnsatisfiable"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := harness.Render(context.Background(), harness.RenderOptions{
+				ChartDir: chartDir(), Release: release, Namespace: namespace, Values: tc.values,
+			})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("render error = %v, want one naming %q", err, tc.want)
+			}
+		})
+	}
+}
