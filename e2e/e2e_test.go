@@ -95,6 +95,7 @@ func TestEndToEnd(t *testing.T) {
 		{"chart objects pass server-side validation and apply", s.applyChart},
 		{"a bad field is rejected by the API server", s.rejectBadField},
 		{"generated TLS is stable across upgrades", s.tlsStable},
+		{"helm install then upgrade keeps the certificates", s.helmUpgrade},
 		{"scheduler spreads the replicas across zones", s.replicasSpread},
 		{"expander answers a CA-shaped BestOptions over the chart's TLS", s.bestOptions},
 		{"prometheus scrapes the decision counter", s.prometheusScrapes},
@@ -341,6 +342,52 @@ func (s *suite) tlsStable(ctx context.Context, t *testing.T) {
 	if err := reCert.CheckSignatureFrom(ca); err != nil {
 		t.Errorf("re-issued certificate not signed by the same CA: %v", err)
 	}
+}
+
+// helmUpgrade installs the chart as a Helm release in a namespace of its
+// own, as a user would, upgrades it with a changed value, and checks that
+// the upgrade applied and that the TLS Secrets did not change.
+func (s *suite) helmUpgrade(ctx context.Context, t *testing.T) {
+	const ns = "augur-helm"
+	opts := harness.RenderOptions{
+		ChartDir: s.env.chartDir, Release: release, Namespace: ns,
+		Values: cloneValues(s.values), Kubeconfig: s.env.kubeconfig,
+	}
+	if rev, err := harness.InstallOrUpgrade(ctx, opts); err != nil || rev != 1 {
+		t.Fatalf("helm install: revision %d, %v", rev, err)
+	}
+	before := s.secrets(ctx, t, ns)
+	opts.Values["replicas"] = 3
+	if rev, err := harness.InstallOrUpgrade(ctx, opts); err != nil || rev != 2 {
+		t.Fatalf("helm upgrade: revision %d, %v", rev, err)
+	}
+	dep, err := s.kube.AppsV1().Deployments(ns).Get(ctx, release, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *dep.Spec.Replicas != 3 {
+		t.Errorf("replicas after upgrade = %d, want 3", *dep.Spec.Replicas)
+	}
+	if diff := cmp.Diff(before, s.secrets(ctx, t, ns)); diff != "" {
+		t.Errorf("TLS secrets changed on helm upgrade (-install +upgrade):\n%s", diff)
+	}
+	if err := s.kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil {
+		t.Errorf("deleting namespace %s: %v", ns, err)
+	}
+}
+
+// secrets returns the data of the chart's TLS Secrets in ns.
+func (s *suite) secrets(ctx context.Context, t *testing.T, ns string) map[string]map[string][]byte {
+	t.Helper()
+	out := map[string]map[string][]byte{}
+	for _, name := range []string{"augur-ca", "augur-tls", "augur-ca-bundle"} {
+		sec, err := s.kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatalf("reading secret %s/%s: %v", ns, name, err)
+		}
+		out[name] = sec.Data
+	}
+	return out
 }
 
 func (s *suite) replicasSpread(ctx context.Context, t *testing.T) {

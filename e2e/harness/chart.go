@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	"helm.sh/helm/v4/pkg/kube"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -128,4 +130,51 @@ func FindObject(objs []*unstructured.Unstructured, gk schema.GroupKind,
 		}
 	}
 	return nil, false
+}
+
+// InstallOrUpgrade does what `helm upgrade --install` does, with the Helm
+// SDK and release records in Secrets: it installs the release, or upgrades
+// it when it exists. It does not wait for workloads to become ready. It
+// returns the release's revision.
+func InstallOrUpgrade(ctx context.Context, o RenderOptions) (int, error) {
+	ch, err := loader.Load(o.ChartDir)
+	if err != nil {
+		return 0, fmt.Errorf("loading chart %s: %w", o.ChartDir, err)
+	}
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	cfg := action.NewConfiguration(action.ConfigurationSetLogger(logger.Handler()))
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &o.Kubeconfig
+	flags.Namespace = &o.Namespace
+	if err := cfg.Init(flags, o.Namespace, "secret"); err != nil {
+		return 0, fmt.Errorf("initialising helm: %w", err)
+	}
+	var rel any
+	if _, lastErr := cfg.Releases.Last(o.Release); lastErr != nil {
+		install := action.NewInstall(cfg)
+		install.ReleaseName = o.Release
+		install.Namespace = o.Namespace
+		install.CreateNamespace = true
+		install.WaitStrategy = kube.HookOnlyStrategy
+		install.Timeout = time.Minute
+		if rel, err = install.RunWithContext(ctx, ch, o.Values); err != nil {
+			return 0, fmt.Errorf("installing release %s: %w", o.Release, err)
+		}
+	} else {
+		upgrade := action.NewUpgrade(cfg)
+		upgrade.Namespace = o.Namespace
+		upgrade.WaitStrategy = kube.HookOnlyStrategy
+		upgrade.Timeout = time.Minute
+		if rel, err = upgrade.RunWithContext(ctx, o.Release, ch, o.Values); err != nil {
+			return 0, fmt.Errorf("upgrading release %s: %w", o.Release, err)
+		}
+	}
+	r, ok := rel.(*release.Release)
+	if !ok {
+		return 0, fmt.Errorf("release %s: unexpected type %T", o.Release, rel)
+	}
+	return r.Version, nil
 }
