@@ -27,8 +27,9 @@ type BacktestOptions struct {
 	// MaxTrain is the most points each origin trains on. Zero means 14
 	// days.
 	MaxTrain int
-	// Calibration is passed to each [Forecaster].
+	// Calibration and SingleFit are passed to each [Forecaster].
 	Calibration int
+	SingleFit   bool
 	// Select adds the AutoModel entry: at each origin it takes the
 	// forecast of the champion a [Selector] picked from windows whose
 	// actuals were all known at that origin. The first champion is chosen
@@ -161,7 +162,7 @@ func Backtest(s *Series, models []Model, opts BacktestOptions) (*BacktestResult,
 	fcs := make(map[string][]originForecast, len(models))
 	var names []string
 	for _, m := range models {
-		fc, err := forecastOrigins(s, m, origins, h, maxTrain, opts.Calibration)
+		fc, err := forecastOrigins(s, m, origins, h, maxTrain, opts)
 		if err != nil {
 			res.Skipped[m.Name()] = err.Error()
 			continue
@@ -232,9 +233,10 @@ func meanAbs(x []float64) float64 {
 	return s / float64(max(len(x), 1))
 }
 
-func forecastOrigins(s *Series, m Model, origins []int, h, maxTrain, calib int) (
-	[]originForecast, error) {
-	f, err := NewForecaster(ForecasterOptions{Model: m, Calibration: calib})
+func forecastOrigins(s *Series, m Model, origins []int, h, maxTrain int,
+	opts BacktestOptions) ([]originForecast, error) {
+	f, err := NewForecaster(ForecasterOptions{Model: m, Calibration: opts.Calibration,
+		SingleFit: opts.SingleFit})
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +307,7 @@ func selectOrigins(s *Series, models []Model, names []string,
 			continue
 		}
 		// A model too short for the warm-up origins just sits them out.
-		if fc, err := forecastOrigins(s, m, warm, h, maxTrain, opts.Calibration); err == nil {
+		if fc, err := forecastOrigins(s, m, warm, h, maxTrain, opts); err == nil {
 			warmFcs[m.Name()] = fc
 		}
 	}

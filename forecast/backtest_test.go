@@ -193,6 +193,14 @@ func TestSelector(t *testing.T) {
 			want: []string{"", "", "a", "a", "a", "a", "a", "a", "b"},
 		},
 		{
+			name: "an initial champion must be beaten by the margin",
+			opts: SelectorOptions{Windows: 2, Margin: 0.1, Initial: "a"},
+			windows: []window{
+				{"a": 1, "b": 0.95}, {"a": 1, "b": 0.95}, {"a": 1, "b": 0.5},
+			},
+			want: []string{"a", "a", "b"},
+		},
+		{
 			name: "a champion that stops forecasting is replaced",
 			opts: SelectorOptions{Windows: 1},
 			windows: []window{

@@ -253,8 +253,9 @@ func nanSlice(n int) []float64 {
 }
 
 // BenchmarkFitForecast times one fit-and-forecast (calibrated intervals,
-// 24 steps) of a 14-day window of 5-minute points per model. Run with
-// -cpu 1 for the single-core figure.
+// 24 steps) of a 14-day window of 5-minute points per model, with the
+// refit on all data (the default) and with SingleFit. Run with -cpu 1 for
+// the single-core figure.
 func BenchmarkFitForecast(b *testing.B) {
 	s := loadSeries(b, accuracySeries[0])
 	win := s.Slice(s.Len()-4032, s.Len())
@@ -262,17 +263,23 @@ func BenchmarkFitForecast(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, m := range models {
-		b.Run(m.Name(), func(b *testing.B) {
-			f, err := NewForecaster(ForecasterOptions{Model: m})
-			if err != nil {
-				b.Fatal(err)
+	for _, single := range []bool{false, true} {
+		for _, m := range models {
+			name := m.Name()
+			if single {
+				name += "/single-fit"
 			}
-			for b.Loop() {
-				if _, err := f.Forecast(win, 24); err != nil {
+			b.Run(name, func(b *testing.B) {
+				f, err := NewForecaster(ForecasterOptions{Model: m, SingleFit: single})
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				for b.Loop() {
+					if _, err := f.Forecast(win, 24); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

@@ -16,6 +16,11 @@ type ForecasterOptions struct {
 	// held out to measure the model's out-of-sample errors. Zero means
 	// 576 (two days of 5-minute points), capped at a third of the data.
 	Calibration int
+	// SingleFit skips the refit on all the data: the forecast comes from
+	// the calibration fit walked to the end of the series, with its
+	// parameters frozen. It halves the cost; the parameters then have not
+	// seen the last Calibration points (the state has).
+	SingleFit bool
 }
 
 // minCalibrationErrors is the fewest out-of-sample errors behind the
@@ -25,8 +30,9 @@ const minCalibrationErrors = 36
 // Forecaster fits a model and attaches prediction intervals calibrated on
 // the model's own out-of-sample errors.
 type Forecaster struct {
-	model Model
-	calib int
+	model  Model
+	calib  int
+	single bool
 }
 
 // NewForecaster returns a forecaster for opts.Model.
@@ -41,7 +47,7 @@ func NewForecaster(opts ForecasterOptions) (*Forecaster, error) {
 	if c == 0 {
 		c = 576
 	}
-	return &Forecaster{model: opts.Model, calib: c}, nil
+	return &Forecaster{model: opts.Model, calib: c, single: opts.SingleFit}, nil
 }
 
 // Model returns the forecaster's model.
@@ -85,20 +91,23 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		return nil, fmt.Errorf("forecasting %s with %s: %w: %d points leave %d for "+
 			"calibration, need %d", s.Name, f.model.Name(), ErrTooFewPoints, n, max(c, 0), need)
 	}
-	errs, err := f.calibrate(s, n-c, h)
-	if err != nil {
-		return nil, err
-	}
-	fit, err := f.model.Fit(s.Values)
-	if err != nil {
-		return nil, fmt.Errorf("forecasting %s: %w", s.Name, err)
-	}
 	out := &Forecast{
 		Model: f.model.Name(), Start: s.Time(n), Step: s.Step,
 		Point: make([]float64, h), P50: make([]float64, h), P90: make([]float64, h),
 		P99: make([]float64, h), Scale: make([]float64, h), Samples: make([]int, h),
 	}
-	fit.Forecast(out.Point)
+	errs, err := f.calibrate(s, n-c, h, out.Point)
+	if err != nil {
+		return nil, err
+	}
+	if !f.single {
+		fit, err := f.model.Fit(s.Values)
+		if err != nil {
+			return nil, fmt.Errorf("forecasting %s: %w", s.Name, err)
+		}
+		fit.Forecast(out.Point)
+	}
+	buf := make([]float64, s.Len())
 	for k := range h {
 		e := errs[k]
 		if len(e) == 0 && k > 0 {
@@ -112,13 +121,14 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		out.P50[k] = out.Point[k]
 		out.P90[k] = out.Point[k] + q90 - q50
 		out.P99[k] = out.Point[k] + q99 - q50
-		out.Scale[k] = robustScale(e, q50, out.Point[k])
+		out.Scale[k] = robustScale(e, q50, out.Point[k], buf)
 	}
 	return out, nil
 }
 
-// calibrate returns the sorted out-of-sample errors per step.
-func (f *Forecaster) calibrate(s *Series, head, h int) ([][]float64, error) {
+// calibrate returns the out-of-sample errors per step and writes the
+// frozen model's forecast from the end of s into last.
+func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) ([][]float64, error) {
 	fit, err := f.model.Fit(s.Values[:head])
 	if err != nil {
 		return nil, fmt.Errorf("calibrating %s on %s: %w", f.model.Name(), s.Name, err)
@@ -129,6 +139,9 @@ func (f *Forecaster) calibrate(s *Series, head, h int) ([][]float64, error) {
 		errs[k] = make([]float64, 0, n-head)
 	}
 	fit.Walk(s.Values, head, h, func(o int, fc []float64) {
+		if o == n {
+			copy(last, fc)
+		}
 		for k := 0; k < h && o+k < n; k++ {
 			if s.Scored(o + k) {
 				e := s.Values[o+k] - fc[k]
@@ -138,38 +151,80 @@ func (f *Forecaster) calibrate(s *Series, head, h int) ([][]float64, error) {
 			}
 		}
 	})
-	for k := range errs {
-		slices.Sort(errs[k])
-	}
 	return errs, nil
 }
 
-// quantile returns the p-quantile of sorted x by linear interpolation
-// between order statistics (position p*(n-1)); 0 for empty x.
+// quantile returns the p-quantile of x by linear interpolation between
+// order statistics (position p*(n-1)); 0 for empty x. It reorders x.
 func quantile(x []float64, p float64) float64 {
 	if len(x) == 0 {
 		return 0
 	}
 	pos := p * float64(len(x)-1)
 	i := int(pos)
+	lo := nthElement(x, i)
 	if i >= len(x)-1 {
-		return x[len(x)-1]
+		return lo
 	}
-	w := pos - float64(i)
-	return x[i] + w*(x[i+1]-x[i])
+	hi := slices.Min(x[i+1:])
+	return lo + (pos-float64(i))*(hi-lo)
 }
 
-// robustScale returns 1.4826 * MAD of sorted x around med, floored at
-// 1e-9 * max(1, |level|) so that scores never divide by zero.
-func robustScale(x []float64, med, level float64) float64 {
+// nthElement reorders x so that x[k] is the value a full sort would put
+// there, everything before it no larger and everything after no smaller,
+// and returns x[k]. It is Hoare's selection with a median-of-three pivot:
+// linear time on average, where sorting would be n log n.
+func nthElement(x []float64, k int) float64 {
+	lo, hi := 0, len(x)-1
+	for hi > lo {
+		mid := lo + (hi-lo)/2
+		if x[mid] < x[lo] {
+			x[mid], x[lo] = x[lo], x[mid]
+		}
+		if x[hi] < x[lo] {
+			x[hi], x[lo] = x[lo], x[hi]
+		}
+		if x[hi] < x[mid] {
+			x[hi], x[mid] = x[mid], x[hi]
+		}
+		pivot := x[mid]
+		i, j := lo, hi
+		for i <= j {
+			for x[i] < pivot {
+				i++
+			}
+			for x[j] > pivot {
+				j--
+			}
+			if i <= j {
+				x[i], x[j] = x[j], x[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return x[k]
+		}
+	}
+	return x[k]
+}
+
+// robustScale returns 1.4826 * MAD of x around med, floored at
+// 1e-9 * max(1, |level|) so that scores never divide by zero. buf is
+// scratch space of at least len(x).
+func robustScale(x []float64, med, level float64, buf []float64) float64 {
 	floor := 1e-9 * math.Max(1, math.Abs(level))
 	if len(x) == 0 {
 		return floor
 	}
-	d := make([]float64, len(x))
+	d := buf[:len(x)]
 	for i, v := range x {
 		d[i] = math.Abs(v - med)
 	}
-	slices.Sort(d)
 	return math.Max(1.4826*quantile(d, 0.5), floor)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -273,6 +274,28 @@ func TestFitRejectsBadData(t *testing.T) {
 	}
 }
 
+// A single fit forecasts from the calibration fit walked to the end: for
+// a model whose fit is exact the two agree.
+func TestSingleFit(t *testing.T) {
+	y := synthetic(3*7*testDay, 10, 0, 2, 0, 0, 1)
+	m, _ := NewHarmonic(HarmonicOptions{Seasons: []Harmonics{{testDay, 2}}})
+	var got [2][]float64
+	for i, single := range []bool{false, true} {
+		f, err := NewForecaster(ForecasterOptions{Model: m, SingleFit: single})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fc, err := f.Forecast(regular(t, y), 6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[i] = fc.P50
+	}
+	if diff := cmp.Diff(got[0], got[1], cmpopts.EquateApprox(0, 1e-6)); diff != "" {
+		t.Errorf("refit vs single fit (-refit +single):\n%s", diff)
+	}
+}
+
 // On i.i.d. noise the calibrated p90 covers about 90% of new points.
 func TestIntervalsCalibrated(t *testing.T) {
 	const n = 3 * 7 * testDay
@@ -296,5 +319,28 @@ func TestIntervalsCalibrated(t *testing.T) {
 	}
 	if fc.Samples[0] != 300 {
 		t.Errorf("samples = %d, want 300", fc.Samples[0])
+	}
+}
+
+func TestQuantileMatchesSort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 2, 3, 10, 101, 1000} {
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = math.Round(rng.NormFloat64() * 3) // ties on purpose
+		}
+		sorted := append([]float64(nil), x...)
+		slices.Sort(sorted)
+		for _, p := range []float64{0, 0.5, 0.9, 0.99, 1} {
+			pos := p * float64(n-1)
+			i := int(pos)
+			want := sorted[i]
+			if i < n-1 {
+				want += (pos - float64(i)) * (sorted[i+1] - sorted[i])
+			}
+			if got := quantile(append([]float64(nil), x...), p); got != want {
+				t.Errorf("n=%d p=%g: quantile %g, want %g", n, p, got, want)
+			}
+		}
 	}
 }

@@ -17,6 +17,10 @@ type SelectorOptions struct {
 	// MinWins is how many of those windows the challenger must win. Zero
 	// means two thirds of Windows, rounded up.
 	MinWins int
+	// Initial is the champion before any window is seen, which every
+	// challenger must then beat by the margin. Empty means none: the best
+	// mean over the first Windows windows becomes champion outright.
+	Initial string
 	// Logger receives one line per change of champion; nil discards.
 	Logger *slog.Logger
 }
@@ -24,8 +28,8 @@ type SelectorOptions struct {
 // Selector keeps the champion model of one series. It is fed one score
 // per model per backtest window (lower is better, e.g. MASE) and replaces
 // the champion only when a challenger wins by the margin over several
-// windows. The first champion is the model with the lowest mean score
-// once Windows windows have been seen.
+// windows. Without an initial champion the first one is the model with the
+// lowest mean score once Windows windows have been seen.
 type Selector struct {
 	opts     SelectorOptions
 	champion string
@@ -60,7 +64,7 @@ func NewSelector(opts SelectorOptions) *Selector {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Selector{opts: opts, history: map[string][]float64{}}
+	return &Selector{opts: opts, champion: opts.Initial, history: map[string][]float64{}}
 }
 
 // Champion returns the current champion, or "" before the first choice.
