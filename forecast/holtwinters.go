@@ -132,7 +132,7 @@ func (m *HoltWinters) Fit(y []float64) (Fitted, error) {
 		p := m.decode(x)
 		work.level, work.trend = init.level, init.trend
 		copy(work.season, init.season)
-		sse := f.run(p, &work, y, 0, true)
+		sse := f.run(p, &work, y, 0)
 		if math.IsNaN(sse) || math.IsInf(sse, 0) {
 			return math.MaxFloat64
 		}
@@ -142,8 +142,8 @@ func (m *HoltWinters) Fit(y []float64) (Fitted, error) {
 	x0 = x0[:m.dims()]
 	res, err := optimize.Minimize(optimize.Problem{Func: obj}, x0,
 		&optimize.Settings{FuncEvaluations: m.opts.MaxEvaluations,
-			Converger: &optimize.FunctionConverge{Absolute: 1e-10, Relative: 1e-6,
-				Iterations: 40}},
+			Converger: &optimize.FunctionConverge{Absolute: 1e-10, Relative: 1e-5,
+				Iterations: 20}},
 		&optimize.NelderMead{})
 	if err != nil && res == nil {
 		return nil, fmt.Errorf("fitting %s: minimising one-step error: %w", m.Name(), err)
@@ -151,7 +151,7 @@ func (m *HoltWinters) Fit(y []float64) (Fitted, error) {
 	f.params = m.decode(res.X)
 	f.state = hwState{level: init.level, trend: init.trend,
 		season: append([]float64(nil), init.season...)}
-	f.run(f.params, &f.state, y, 0, false)
+	f.run(f.params, &f.state, y, 0)
 	f.n = len(y)
 	return f, nil
 }
@@ -247,48 +247,53 @@ type hwFit struct {
 }
 
 // run advances st over y[from:], where st is the state after y[:from],
-// and returns the sum of squared one-step errors when sse is set.
-func (f *hwFit) run(p hwParams, st *hwState, y []float64, from int, sse bool) float64 {
+// and returns the sum of squared one-step errors. Each component choice
+// has a loop of its own: this is the inner loop of the parameter search.
+func (f *hwFit) run(p hwParams, st *hwState, y []float64, from int) float64 {
 	var acc float64
 	m := len(st.season)
 	ph := from % m
 	l, b, s := st.level, st.trend, st.season
-	mul := f.opts.Season == SeasonMultiplicative
-	hasSeason := f.opts.Season != SeasonNone
-	for t := from; t < len(y); t++ {
-		base := l + p.phi*b
-		var yhat, sv float64
-		sv = s[ph]
-		switch {
-		case mul:
-			yhat = base * sv
-		case hasSeason:
-			yhat = base + sv
-		default:
-			yhat = base
-		}
-		if sse {
-			e := y[t] - yhat
+	a1, g1 := 1-p.alpha, 1-p.gamma
+	switch f.opts.Season {
+	case SeasonMultiplicative:
+		for t := from; t < len(y); t++ {
+			base := l + p.phi*b
+			sv := s[ph]
+			e := y[t] - base*sv
 			acc += e * e
-		}
-		var nl float64
-		switch {
-		case mul:
-			nl = p.alpha*(y[t]/sv) + (1-p.alpha)*base
+			nl := p.alpha*(y[t]/sv) + a1*base
 			if base != 0 {
-				s[ph] = p.gamma*(y[t]/base) + (1-p.gamma)*sv
+				s[ph] = p.gamma*(y[t]/base) + g1*sv
 			}
-		case hasSeason:
-			nl = p.alpha*(y[t]-sv) + (1-p.alpha)*base
-			s[ph] = p.gamma*(y[t]-base) + (1-p.gamma)*sv
-		default:
-			nl = p.alpha*y[t] + (1-p.alpha)*base
+			b = p.beta*(nl-l) + (1-p.beta)*p.phi*b
+			l = nl
+			if ph++; ph == m {
+				ph = 0
+			}
 		}
-		b = p.beta*(nl-l) + (1-p.beta)*p.phi*b
-		l = nl
-		ph++
-		if ph == m {
-			ph = 0
+	case SeasonAdditive:
+		for t := from; t < len(y); t++ {
+			base := l + p.phi*b
+			sv := s[ph]
+			e := y[t] - base - sv
+			acc += e * e
+			nl := p.alpha*(y[t]-sv) + a1*base
+			s[ph] = p.gamma*(y[t]-base) + g1*sv
+			b = p.beta*(nl-l) + (1-p.beta)*p.phi*b
+			l = nl
+			if ph++; ph == m {
+				ph = 0
+			}
+		}
+	default:
+		for t := from; t < len(y); t++ {
+			base := l + p.phi*b
+			e := y[t] - base
+			acc += e * e
+			nl := base + p.alpha*e
+			b = p.beta*(nl-l) + (1-p.beta)*p.phi*b
+			l = nl
 		}
 	}
 	st.level, st.trend = l, b
@@ -326,13 +331,13 @@ func (f *hwFit) Forecast(dst []float64) {
 func (f *hwFit) Walk(y []float64, from, h int, emit func(int, []float64)) {
 	st := hwState{level: f.state.level, trend: f.state.trend,
 		season: append([]float64(nil), f.state.season...)}
-	f.run(f.params, &st, y[:from], f.n, false)
+	f.run(f.params, &st, y[:from], f.n)
 	buf := make([]float64, h)
 	for o := from; o <= len(y); o++ {
 		f.forecastFrom(&st, o, buf)
 		emit(o, buf)
 		if o < len(y) {
-			f.run(f.params, &st, y[:o+1], o, false)
+			f.run(f.params, &st, y[:o+1], o)
 		}
 	}
 }
