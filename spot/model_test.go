@@ -166,7 +166,10 @@ func (f *fakeEC2) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seen := f.seen
 	f.mu.Unlock()
 	if seen != nil {
-		seen <- action
+		select {
+		case seen <- action:
+		default:
+		}
 	}
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	if code != "" {
@@ -358,7 +361,10 @@ func TestRunRefreshesAdvisorAndPlacement(t *testing.T) {
 	n := 0
 	adv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n++
-		served <- n
+		select {
+		case served <- n:
+		default:
+		}
 		if n > 1 {
 			http.Error(w, "gone", http.StatusInternalServerError)
 			return
@@ -378,17 +384,14 @@ func TestRunRefreshesAdvisorAndPlacement(t *testing.T) {
 	// so the second's failure was handled.
 	for <-served < 3 {
 	}
+	// Each refresh reads two pages; a third call means one refresh ended.
 	scores := 0
-	for scores < 2 {
+	for scores < 3 {
 		if <-f.seen == "GetSpotPlacementScores" {
 			scores++
 		}
 	}
 	cancel()
-	go func() {
-		for range f.seen {
-		}
-	}()
 	if err := <-done; err != context.Canceled {
 		t.Errorf("Run returned %v", err)
 	}
