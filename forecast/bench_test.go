@@ -90,7 +90,7 @@ func BenchmarkAccuracy(b *testing.B) {
 		}
 		for _, set := range []string{"seasonal", "nab", "alibaba"} {
 			fmt.Printf("\nset %s: mean MASE / mean p90 coverage / mean fit+forecast ms\n", set)
-			fmt.Printf("%-22s", "model")
+			fmt.Printf("%-26s", "model")
 			for _, h := range protocolHorizons {
 				fmt.Printf("  %22s", fmt.Sprintf("%d steps (%s)", h, time.Duration(h)*5*time.Minute))
 			}
@@ -100,7 +100,7 @@ func BenchmarkAccuracy(b *testing.B) {
 				if byStep == nil {
 					continue
 				}
-				fmt.Printf("%-22s", m)
+				fmt.Printf("%-26s", m)
 				for _, h := range protocolHorizons {
 					r := byStep[h]
 					n := len(r.mase)
