@@ -2,6 +2,7 @@ package spot_test
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/augur-autoscaler/augur/spot"
@@ -45,4 +46,21 @@ func ExampleCombine() {
 		r.HazardPerHour, r.PlacementFactor, r.ObservedFactor)
 	// Output:
 	// p=0.522 hazard=1.02e-03/h placement x1.84 observed x3.0
+}
+
+// Spot Advisor data in the format AWS publishes it can replace the
+// embedded figures.
+func ExampleParseAdvisorJSON() {
+	doc := `{"spot_advisor":{"eu-west-1":{"Linux":{"m5.large":{"s":65,"r":1}}}}}`
+	a, err := spot.ParseAdvisorJSON(strings.NewReader(doc), "eu-west-1")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	r, _ := a.Risk("m5.large", "")
+	s, _ := a.Savings("m5.large")
+	fmt.Printf("bucket %d, p=%.3f a month, %.0f%% below on-demand\n", r.Bucket,
+		r.Probability, s)
+	// Output:
+	// bucket 1, p=0.075 a month, 65% below on-demand
 }
