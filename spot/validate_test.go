@@ -427,3 +427,51 @@ func ranks(v []float64) []float64 {
 	}
 	return r
 }
+
+// BenchmarkValidateAdvisorDrift reports how stable the Spot Advisor's
+// buckets are from one published snapshot to the next (2021-02 to 2024-02
+// to 2025-06, every region, Linux): the share of pools in the same bucket
+// and within one bucket, and their rank correlation. It is what the
+// advisor's fixed confidence rests on.
+func BenchmarkValidateAdvisorDrift(b *testing.B) {
+	files := []string{"spot-advisor-data_commit2021-02-10_spotinfo.json",
+		"spot-advisor-data_commit2024-02-28_bamboo.json",
+		"spot-advisor-data_commit2025-06-28_spotinfo.json"}
+	var docs []advisorDoc
+	for _, f := range files {
+		raw, err := os.ReadFile(filepath.Join(dataDir, "aws_spot_advisor", f))
+		if err != nil {
+			b.Skip("spot advisor data not present")
+		}
+		var d advisorDoc
+		if err := json.Unmarshal(raw, &d); err != nil {
+			b.Fatal(err)
+		}
+		docs = append(docs, d)
+	}
+	for b.Loop() {
+		for i, label := range []string{"2021-2024", "2024-2025"} {
+			var x, y []float64
+			same, near := 0, 0
+			for region, oses := range docs[i].SpotAdvisor {
+				for typ, e := range oses["Linux"] {
+					n, ok := docs[i+1].SpotAdvisor[region]["Linux"][typ]
+					if !ok || e.R == nil || n.R == nil {
+						continue
+					}
+					x, y = append(x, float64(*e.R)), append(y, float64(*n.R))
+					if *e.R == *n.R {
+						same++
+					}
+					if d := *e.R - *n.R; d >= -1 && d <= 1 {
+						near++
+					}
+				}
+			}
+			b.ReportMetric(float64(len(x)), label+"-pools")
+			b.ReportMetric(float64(same)/float64(len(x)), label+"-same-bucket")
+			b.ReportMetric(float64(near)/float64(len(x)), label+"-within-one")
+			b.ReportMetric(spearman(x, y), label+"-spearman")
+		}
+	}
+}
