@@ -107,7 +107,8 @@ func (d *Detector) State() State { return d.state }
 
 // Observe feeds one score and advances the state:
 //
-//	anomalous  if |score| >= Threshold or |mean of last ShiftWindow| >= ShiftThreshold
+//	anomalous  if |score| >= Threshold
+//	           or |mean of the last ShiftWindow scores| >= ShiftThreshold
 //	recovering if the previous state was anomalous or recovering and fewer
 //	           than Recovery in-bounds points have passed since
 //	normal     otherwise

@@ -17,18 +17,28 @@ type benchSeries struct {
 
 // accuracySeries are the series of the protocol in docs/forecast.md.
 var accuracySeries = []benchSeries{
-	{"seasonal", "azure_v2 cpu", "datacenter_traces/azure_v2/vm_cpu_readings_month_aggregated_cpu_mem.csv", "cpu_usage"},
-	{"seasonal", "capacity jul cluster14", "cloud_cluster_capacity/cpu_5min_2024-07_cluster14.csv", "cluster14"},
-	{"seasonal", "capacity nov cluster10", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster10"},
-	{"seasonal", "capacity nov cluster17", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster17"},
-	{"seasonal", "capacity nov cluster23", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster23"},
-	{"seasonal", "capacity nov cluster29", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster29"},
-	{"seasonal", "capacity nov cluster35", "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv", "cluster35"},
-	{"nab", "nab ec2_cpu 5f5533", "nab/realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv", "value"},
-	{"nab", "nab ec2_cpu 77c1ca", "nab/realAWSCloudwatch/ec2_cpu_utilization_77c1ca.csv", "value"},
-	{"nab", "nab ec2_cpu fe7f93", "nab/realAWSCloudwatch/ec2_cpu_utilization_fe7f93.csv", "value"},
-	{"alibaba", "alibaba requested cpu", "alibaba_clusterdata/gpu-v2025/derived_dlrm_demand_5min.csv", "running_cpu_cores_requested"},
+	{"seasonal", "azure_v2 cpu", azureFile, "cpu_usage"},
+	{"seasonal", "capacity jul cluster14", capacityJuly, "cluster14"},
+	{"seasonal", "capacity nov cluster10", capacityNov, "cluster10"},
+	{"seasonal", "capacity nov cluster17", capacityNov, "cluster17"},
+	{"seasonal", "capacity nov cluster23", capacityNov, "cluster23"},
+	{"seasonal", "capacity nov cluster29", capacityNov, "cluster29"},
+	{"seasonal", "capacity nov cluster35", capacityNov, "cluster35"},
+	{"nab", "nab ec2_cpu 5f5533", nabCPU + "5f5533.csv", "value"},
+	{"nab", "nab ec2_cpu 77c1ca", nabCPU + "77c1ca.csv", "value"},
+	{"nab", "nab ec2_cpu fe7f93", nabCPU + "fe7f93.csv", "value"},
+	{"alibaba", "alibaba requested cpu", alibabaFile, "running_cpu_cores_requested"},
 }
+
+// Files of the accuracy series under dataDir (see each folder's
+// SOURCE.txt).
+const (
+	azureFile    = "datacenter_traces/azure_v2/vm_cpu_readings_month_aggregated_cpu_mem.csv"
+	capacityJuly = "cloud_cluster_capacity/cpu_5min_2024-07_cluster14.csv"
+	capacityNov  = "cloud_cluster_capacity/cpu_5min_2024-11-01_to_05.csv"
+	nabCPU       = "nab/realAWSCloudwatch/ec2_cpu_utilization_"
+	alibabaFile  = "alibaba_clusterdata/gpu-v2025/derived_dlrm_demand_5min.csv"
+)
 
 // loadSeries reads one shared series or skips the test when the data is
 // absent.

@@ -290,9 +290,9 @@ func leastSquares(x *mat.Dense, y []float64) ([]float64, error) {
 }
 
 // fitAR fits r(t) = sum_i a_i*r(t-i) by least squares over t = p..n-1.
-// A fit whose recursion would explode (sum of |a_i| above 1.5 with a root
-// outside the unit circle is not checked exactly) is not rejected here;
-// the horizon of use is short.
+// Stationarity is not enforced: a near-unit root is what lets the
+// residual level persist, and forecasts run only a few dozen steps.
+// TODO(forecast): check the roots if longer horizons are ever needed.
 func fitAR(r []float64, p int) ([]float64, error) {
 	n := len(r) - p
 	if n < 2*p {
@@ -317,7 +317,8 @@ func fitAR(r []float64, p int) ([]float64, error) {
 	return leastSquares(x, r[p:])
 }
 
-// String describes the model's structure, e.g. "harmonic-ar(288x10+2016x4,trend,ar12)".
+// String describes the model's structure, e.g.
+// "harmonic-ar(288x6+2016x3,ar24)".
 func (m *Harmonic) String() string {
 	var b strings.Builder
 	b.WriteString(m.opts.Name + "(")
