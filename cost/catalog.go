@@ -164,6 +164,11 @@ type Options struct {
 	MaxPointsPerPool int
 	// CallTimeout bounds one refresh, every page included; default 2m.
 	CallTimeout time.Duration
+	// CacheFile, when set, is where the catalogue keeps the values of its
+	// last successful refreshes, so that after a restart it answers with
+	// them (as cached, with their age) until AWS answers again. A missing
+	// or unreadable file leaves the snapshot in use.
+	CacheFile string
 
 	// Registry receives the catalogue's metrics; nil registers none.
 	Registry prometheus.Registerer
@@ -283,10 +288,24 @@ func New(opts Options) (*Catalog, error) {
 		e := t.entry(typ, opts.Discounts)
 		e.spec, e.hasSpec = s, true
 	}
-	c.cur.Store(t)
 	for k := range c.status {
 		c.status[k].Kind = kind(k).String()
 	}
+	if opts.CacheFile != "" {
+		odAt, spotAt, err := c.loadCache(t)
+		switch {
+		case errors.Is(err, errNoCache):
+		case err != nil:
+			opts.Logger.Warn("ignoring the price cache, starting from the snapshot",
+				"error", err)
+		default:
+			// The last successes were another process's; say so through
+			// the ages they give.
+			c.status[kindOnDemand].LastSuccess = odAt
+			c.status[kindSpot].LastSuccess = spotAt
+		}
+	}
+	c.cur.Store(t)
 	if c.metrics, err = newMetrics(c, opts.Registry); err != nil {
 		return nil, err
 	}

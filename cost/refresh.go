@@ -35,7 +35,8 @@ func (k kind) String() string { return kindNames[k] }
 // Status is the state of one kind of refresh (ondemand, spot or specs).
 type Status struct {
 	Kind string `json:"kind"`
-	// LastSuccess is when a refresh of this kind last succeeded; zero if
+	// LastSuccess is when a refresh of this kind last succeeded, in this
+	// process or, read from Options.CacheFile, in an earlier one; zero if
 	// never.
 	LastSuccess time.Time `json:"lastSuccess"`
 	// LastAttempt is when a refresh of this kind was last tried.
@@ -108,6 +109,7 @@ func (c *Catalog) RefreshOnDemand(ctx context.Context) error {
 	}
 	c.cur.Store(t)
 	c.succeedLocked(kindOnDemand, now, len(prices))
+	c.saveCacheLocked()
 	return nil
 }
 
@@ -239,6 +241,7 @@ func (c *Catalog) RefreshSpot(ctx context.Context) error {
 	c.setAnySpot(t)
 	c.cur.Store(t)
 	c.succeedLocked(kindSpot, now, len(fetched))
+	c.saveCacheLocked()
 	return nil
 }
 
