@@ -33,7 +33,9 @@ type sourcesOptions struct {
 	discounts      map[string]cost.Discount
 	// advisorFile is a file or URL of Spot Advisor data in AWS's format;
 	// empty means the embedded snapshot.
-	advisorFile                              string
+	advisorFile string
+	// cacheFile keeps the last good prices across restarts.
+	cacheFile                                string
 	onDemandEvery, spotEvery, placementEvery time.Duration
 	registry                                 prometheus.Registerer
 	log                                      *slog.Logger
@@ -75,7 +77,7 @@ func buildSources(ctx context.Context, o sourcesOptions) (*sources, error) {
 		adv = nil
 	}
 	copts := cost.Options{Region: o.region, Discounts: o.discounts, Types: o.types,
-		OnDemandInterval: o.onDemandEvery, SpotInterval: o.spotEvery,
+		OnDemandInterval: o.onDemandEvery, SpotInterval: o.spotEvery, CacheFile: o.cacheFile,
 		Registry: o.registry, Logger: o.log, Now: o.now, Seed: uint64(time.Now().UnixNano())}
 	if adv != nil {
 		copts.SpotSavings = adv
@@ -312,6 +314,7 @@ type priceFlags struct {
 	offline                                  bool
 	onDemandEvery, spotEvery, placementEvery time.Duration
 	placementTypes, discounts, advisorFile   string
+	cacheFile                                string
 }
 
 func (p *priceFlags) register(fs *flag.FlagSet) {
@@ -328,6 +331,8 @@ func (p *priceFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&p.discounts, "instance-discounts", "",
 		"discounts per instance family or type, e.g. m5=0.28,c6i.large=0.3/0.05 "+
 			"(on-demand fraction, then optionally /spot fraction)")
+	fs.StringVar(&p.cacheFile, "price-cache-file", "",
+		"file to keep the last good AWS prices in across restarts (none if empty)")
 	fs.StringVar(&p.advisorFile, "spot-advisor-file", "",
 		"file or URL of Spot Advisor data in AWS's JSON format, re-read daily "+
 			"(embedded snapshot if empty)")
@@ -351,7 +356,8 @@ func (p *priceFlags) options(region string, reg prometheus.Registerer,
 	log *slog.Logger) sourcesOptions {
 	d, _ := parseDiscounts(p.discounts)
 	return sourcesOptions{region: region, offline: p.offline, discounts: d,
-		advisorFile: p.advisorFile, onDemandEvery: p.onDemandEvery, spotEvery: p.spotEvery,
+		advisorFile: p.advisorFile, cacheFile: p.cacheFile, onDemandEvery: p.onDemandEvery,
+		spotEvery:      p.spotEvery,
 		placementEvery: p.placementEvery, placementTypes: splitList(p.placementTypes),
 		registry: reg, log: log}
 }
