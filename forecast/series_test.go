@@ -219,3 +219,28 @@ func TestReadCSVErrors(t *testing.T) {
 		})
 	}
 }
+
+// Whatever the input, ReadCSV returns an error or a series without NaN
+// whose quality marks match its values.
+func FuzzReadCSV(f *testing.F) {
+	f.Add("timestamp,v\n2026-01-05 00:00:00,1\n2026-01-05 00:05:00,2\n", "")
+	f.Add("t_seconds,v\n0,1\n300,\n900,4\n", "v")
+	f.Add("v\n1\nNaN\n3\n", "")
+	f.Add("time,a\n2026-01-05T00:00:00Z,1e308\n2026-01-05T00:00:00Z,-1e308\n", "a")
+	f.Fuzz(func(t *testing.T, in, column string) {
+		s, _, err := ReadCSV(strings.NewReader(in), CSVOptions{Column: column,
+			Interval: time.Minute})
+		if err != nil {
+			return
+		}
+		if len(s.Values) != len(s.Quality) || len(s.Values) == 0 || s.Step <= 0 {
+			t.Fatalf("bad series: %d values, %d marks, step %s", len(s.Values),
+				len(s.Quality), s.Step)
+		}
+		for i, v := range s.Values {
+			if math.IsNaN(v) {
+				t.Fatalf("value %d is NaN", i)
+			}
+		}
+	})
+}
