@@ -154,8 +154,17 @@ func (d *Detector) Observe(score float64) Verdict {
 // MonitorOptions configures [NewMonitor].
 type MonitorOptions struct {
 	// Forecaster makes the forecasts that points are scored against.
-	// Required.
+	// Required unless Candidates is set.
 	Forecaster *Forecaster
+	// Candidates, when set, replaces Forecaster: at every refit each
+	// candidate forecasts, the forecasts of the previous refit are scored
+	// (mean absolute error over the points since) and fed to a [Selector]
+	// configured by Select, and the champion's forecast is the one points
+	// are scored against. Before the first choice the first candidate that
+	// can forecast is used.
+	Candidates []*Forecaster
+	// Select configures the champion selection over Candidates.
+	Select SelectorOptions
 	// Window is the most points kept and trained on [4032].
 	Window int
 	// Refit is the number of points between refits; each forecast covers
@@ -178,11 +187,13 @@ type Monitor struct {
 	fcAt    int // points seen when fc was made
 	seen    int
 	lastErr error
+	sel     *Selector
+	candFc  map[string]*Forecast // the candidates' forecasts made at fcAt
 }
 
 // NewMonitor returns a monitor with no history.
 func NewMonitor(opts MonitorOptions) (*Monitor, error) {
-	if opts.Forecaster == nil {
+	if opts.Forecaster == nil && len(opts.Candidates) == 0 {
 		return nil, errors.New("creating monitor: no forecaster")
 	}
 	if opts.Window == 0 {
@@ -199,7 +210,11 @@ func NewMonitor(opts MonitorOptions) (*Monitor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating monitor: %w", err)
 	}
-	return &Monitor{opts: opts, det: det}, nil
+	m := &Monitor{opts: opts, det: det}
+	if len(opts.Candidates) > 0 {
+		m.sel = NewSelector(opts.Select)
+	}
+	return m, nil
 }
 
 // Observe adds the next point of the series. A NaN value is a missing
@@ -244,6 +259,10 @@ func (m *Monitor) Observe(v float64) Verdict {
 
 func (m *Monitor) refit() {
 	s := &Series{Name: "monitor", Step: 1, Values: m.hist, Quality: m.quality}
+	if m.sel != nil {
+		m.refitCandidates(s)
+		return
+	}
 	fc, err := m.opts.Forecaster.Forecast(s, m.opts.Refit)
 	m.lastErr = err
 	if err != nil {
@@ -253,6 +272,69 @@ func (m *Monitor) refit() {
 		return
 	}
 	m.fc, m.fcAt = fc, m.seen
+}
+
+// refitCandidates scores the candidates' previous forecasts, lets the
+// selector update its champion, and forecasts with every candidate.
+func (m *Monitor) refitCandidates(s *Series) {
+	if done := m.seen - m.fcAt; m.candFc != nil && done > 0 {
+		scores := map[string]float64{}
+		for name, fc := range m.candFc {
+			scores[name] = m.windowError(fc, done)
+		}
+		m.sel.Observe(scores)
+	}
+	next := map[string]*Forecast{}
+	var first *Forecast
+	var errs []error
+	for _, f := range m.opts.Candidates {
+		fc, err := f.Forecast(s, m.opts.Refit)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		next[fc.Model] = fc
+		if first == nil {
+			first = fc
+		}
+	}
+	m.lastErr = errors.Join(errs...)
+	if first == nil {
+		return
+	}
+	m.candFc, m.fcAt = next, m.seen
+	m.fc = first
+	if fc, ok := next[m.sel.Champion()]; ok {
+		m.fc = fc
+	}
+}
+
+// windowError is the mean absolute error of fc over the last done points,
+// Filled points left out; NaN when none is scored.
+func (m *Monitor) windowError(fc *Forecast, done int) float64 {
+	var sum float64
+	var n int
+	base := len(m.hist) - done
+	for k := 0; k < done && k < len(fc.P50); k++ {
+		if i := base + k; i >= 0 && m.quality[i] != Filled {
+			sum += math.Abs(m.hist[i] - fc.P50[k])
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// Champion names the model the monitor forecasts with: the selector's
+// champion with Candidates, else the forecaster's model; "" before the
+// first forecast.
+func (m *Monitor) Champion() string {
+	if m.fc == nil {
+		return ""
+	}
+	return m.fc.Model
 }
 
 // Forecast returns the latest forecast, or nil before the first one. Its

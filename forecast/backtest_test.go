@@ -303,6 +303,37 @@ func TestMonitorFlagsSpike(t *testing.T) {
 	}
 }
 
+// With candidates the monitor scores each one's forecasts as actuals
+// arrive and forecasts with the champion: on a strongly seasonal series the
+// harmonic model must take over from the naive one.
+func TestMonitorSelectsChampion(t *testing.T) {
+	y := synthetic(8*testDay, 100, 0, 20, 0, 0.5, 8)
+	harm, _ := NewHarmonic(HarmonicOptions{Seasons: []Harmonics{{testDay, 3}}, AR: 2})
+	var cands []*Forecaster
+	for _, m := range []Model{NewNaive(), harm} {
+		f, err := NewForecaster(ForecasterOptions{Model: m, Calibration: 2 * testDay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cands = append(cands, f)
+	}
+	var logs bytes.Buffer
+	mon, err := NewMonitor(MonitorOptions{Candidates: cands, Refit: 6,
+		Select: SelectorOptions{Windows: 4, Logger: slog.New(slog.NewTextHandler(&logs, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range y {
+		mon.Observe(v)
+	}
+	if got := mon.Champion(); got != harm.Name() {
+		t.Errorf("champion = %q, want %q; log:\n%s", got, harm.Name(), logs.String())
+	}
+	if !strings.Contains(logs.String(), "to=harmonic-ar") {
+		t.Errorf("no switch to the harmonic model logged:\n%s", logs.String())
+	}
+}
+
 func ExampleForecaster_Forecast() {
 	// Two weeks of a daily cycle on 5-minute points, with a ripple.
 	y := make([]float64, 14*288)

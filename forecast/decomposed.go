@@ -15,6 +15,9 @@ type DecomposedOptions struct {
 	// HalfLife is the age, in main seasons, at which a past season weighs
 	// half as much as the latest in the seasonal profile. Zero means 3.
 	HalfLife float64
+	// Smooth is the width in points of the circular mean that smooths the
+	// main profile; the long profile uses Smooth*2+3. Zero means 5.
+	Smooth int
 	// Level forecasts the seasonally adjusted series; nil means damped
 	// Holt ([NewHoltWinters] with TrendDamped and SeasonNone).
 	Level Model
@@ -37,10 +40,10 @@ type Decomposed struct {
 //	d(t)  = y(t) - T(t)
 //	S(j)  = sum_t w(t)*d(t) / sum_t w(t) over t = j mod m,
 //	        w(t) = 0.5^(age(t)/(HalfLife*m)), age counted from the last T
-//	S     = S smoothed by a circular 5-point mean, shifted to mean zero
+//	S     = S smoothed by a circular Smooth-point mean, shifted to mean zero
 //
-// and the same on d(t) - S(t mod m) for the long period (with a 13-point
-// smoother). The adjusted series y(t) - S(t) - L(t) is forecast with
+// and the same on d(t) - S(t mod m) for the long period (with a
+// 2*Smooth+3-point smoother). The adjusted series y(t) - S(t) - L(t) is forecast with
 // [NewHoltWinters] using TrendDamped and SeasonNone.
 func NewDecomposed(opts DecomposedOptions) (*Decomposed, error) {
 	if opts.Period < 4 {
@@ -52,6 +55,13 @@ func NewDecomposed(opts DecomposedOptions) (*Decomposed, error) {
 	}
 	if opts.HalfLife == 0 {
 		opts.HalfLife = 3
+	}
+	if opts.Smooth == 0 {
+		opts.Smooth = 5
+	}
+	if opts.Smooth < 1 || opts.Smooth > opts.Period {
+		return nil, fmt.Errorf("creating decomposed model: smoothing width %d is not in "+
+			"1..%d", opts.Smooth, opts.Period)
 	}
 	if opts.HalfLife < 0 || math.IsNaN(opts.HalfLife) {
 		return nil, fmt.Errorf("creating decomposed model: half-life %g is not positive",
@@ -98,13 +108,13 @@ func (m *Decomposed) Fit(y []float64) (Fitted, error) {
 	for t := lo; t < hi; t++ {
 		d[t] = y[t] - trend[t]
 	}
-	f.short = profile(d, lo, hi, p, m.opts.HalfLife*float64(p), 5)
+	f.short = profile(d, lo, hi, p, m.opts.HalfLife*float64(p), m.opts.Smooth)
 	if lp := m.opts.LongPeriod; lp > 0 && n >= 2*lp {
 		for t := lo; t < hi; t++ {
 			d[t] -= f.short[t%p]
 		}
 		f.long = lp
-		f.longS = profile(d, lo, hi, lp, m.opts.HalfLife*float64(lp), 13)
+		f.longS = profile(d, lo, hi, lp, m.opts.HalfLife*float64(lp), 2*m.opts.Smooth+3)
 	}
 	adj := make([]float64, n)
 	for t := range y {

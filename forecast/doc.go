@@ -15,9 +15,10 @@
 //   - [Backtest] scores models by rolling origin, and a [Selector] keeps a
 //     champion model that a challenger replaces only when it wins by a
 //     stated margin over several windows.
-//   - A [Monitor] follows a live series: it refits on a schedule, forecasts
-//     ahead and reports each new point's anomaly score and state
-//     (normal, anomalous, recovering) through a [Detector].
+//   - A [Monitor] follows a live series: it refits on a schedule (running
+//     the champion and challenger loop over candidate models if given
+//     several), forecasts ahead and reports each new point's anomaly score
+//     and state (normal, anomalous, recovering) through a [Detector].
 //
 // The package is pure computation: no I/O beyond [ReadCSV], no goroutines,
 // no package-level state. See docs/forecast.md for the protocol and the
