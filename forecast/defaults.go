@@ -12,7 +12,9 @@ import "fmt"
 //     extrapolated worse than the autoregression alone;
 //   - decomposition (daily and weekly profiles) with a damped Holt level,
 //     and with an ARIMA(12,1,0) level;
-//   - the mean of the last three.
+//   - the mean of the last three, and the same mean fed through a causal
+//     Hampel filter ([NewCleaned], threshold 5) so isolated spikes are not
+//     carried forward.
 func DefaultModels(perDay int) ([]Model, error) {
 	if perDay < 8 {
 		return nil, fmt.Errorf("choosing default models: %d points per day is below 8", perDay)
@@ -58,5 +60,10 @@ func DefaultModels(perDay int) ([]Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []Model{NewNaive(), snDay, snWeek, hw, harm, decHolt, decARI, combo}, nil
+	cleaned, err := NewCleaned(CleanedOptions{Model: combo, Threshold: 5,
+		Name: "mean-cleaned"})
+	if err != nil {
+		return nil, err
+	}
+	return []Model{NewNaive(), snDay, snWeek, hw, harm, decHolt, decARI, combo, cleaned}, nil
 }

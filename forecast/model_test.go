@@ -132,6 +132,45 @@ func TestHarmonicNoisy(t *testing.T) {
 	}
 }
 
+func TestCleanedReplacesSpikesOnly(t *testing.T) {
+	y := synthetic(200, 10, 0, 0, 0, 0.1, 2)
+	y[100] += 50 // a spike
+	for i := 150; i < len(y); i++ {
+		y[i] += 20 // a level shift
+	}
+	c, err := NewCleaned(CleanedOptions{Model: NewNaive()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := c.clean(y)
+	if math.Abs(x[100]-10) > 0.5 {
+		t.Errorf("spike cleaned to %g, want about 10", x[100])
+	}
+	// A shift is held back while it is a minority of the window, then
+	// accepted: by the window's middle the median has moved.
+	if math.Abs(x[160]-30) > 0.5 {
+		t.Errorf("after the shift %g, want about 30", x[160])
+	}
+	changed := 0
+	for i := range y {
+		if x[i] != y[i] {
+			changed++
+		}
+	}
+	if changed > 6 {
+		t.Errorf("%d points changed, want the spike and the shift's first few", changed)
+	}
+	f, err := c.Fit(y[:101])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]float64, 1)
+	f.Forecast(got)
+	if math.Abs(got[0]-10) > 0.5 {
+		t.Errorf("naive after a spike forecasts %g, want about 10", got[0])
+	}
+}
+
 func TestAutoregressiveRecoversCoefficients(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 7))
 	y := make([]float64, 20000)
