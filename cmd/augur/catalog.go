@@ -152,9 +152,9 @@ func runCatalog(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// Failures are reported once each by refreshOnce, not by the log.
 	src, err := buildSources(ctx, sourcesOptions{region: *region, offline: *offline,
-		types: types, placementTypes: types, log: log})
+		types: types, placementTypes: types})
 	if err != nil {
 		return err
 	}
