@@ -203,7 +203,10 @@ func (m *Model) observe(instanceType, zone string, at time.Time, intr, capa floa
 	s := *old
 	s.observed = make(map[poolKey]observed, len(old.observed)+2)
 	for k, v := range old.observed {
-		s.observed[k] = v
+		// Drop what has faded to nothing, so the map holds only live pools.
+		if d := v.decayed(at); d.interruptions+d.capacity > 1e-3 {
+			s.observed[k] = v
+		}
 	}
 	keys := []poolKey{{instanceType, ""}}
 	if zone != "" {
@@ -218,8 +221,9 @@ func (m *Model) observe(instanceType, zone string, at time.Time, intr, capa floa
 	m.cur.Store(&s)
 }
 
-// decayed returns o brought forward to t. An event later than t (clocks
-// disagree) is not made heavier than new.
+// decayed returns o brought forward to t. When t is before o's time (an
+// event reported late), o is returned as it is, so the late event counts
+// as if it happened at o's time.
 func (o observed) decayed(t time.Time) observed {
 	if o.at.IsZero() {
 		return observed{at: t}

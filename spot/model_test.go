@@ -403,3 +403,23 @@ func TestRunRefreshesAdvisorAndPlacement(t *testing.T) {
 		t.Errorf("advisor errors counted %v", got)
 	}
 }
+
+func TestObservedForgets(t *testing.T) {
+	a, err := NewAdvisor("us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewModel(Options{Advisor: a, Now: func() time.Time { return t0 }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.ObserveInterruption("m6i.2xlarge", "us-east-1a", t0.Add(-60*24*time.Hour))
+	m.ObserveInsufficientCapacity("c5.xlarge", "us-east-1b", t0)
+	if got := len(m.cur.Load().observed); got != 2 {
+		t.Errorf("%d pools kept, want the two of c5.xlarge", got)
+	}
+	m.ObserveInterruption("", "us-east-1a", t0)
+	if got := len(m.cur.Load().observed); got != 2 {
+		t.Errorf("an event without a type was kept")
+	}
+}
