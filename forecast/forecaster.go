@@ -72,6 +72,9 @@ type Forecast struct {
 	Scale []float64
 	// Samples is the number of out-of-sample errors behind each step.
 	Samples []int
+	// MAE is the mean absolute out-of-sample error at each step: a
+	// rolling-origin score of the model on the data before the forecast.
+	MAE []float64
 }
 
 // Forecast fits the model on s and predicts h steps with intervals.
@@ -95,6 +98,7 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		Model: f.model.Name(), Start: s.Time(n), Step: s.Step,
 		Point: make([]float64, h), P50: make([]float64, h), P90: make([]float64, h),
 		P99: make([]float64, h), Scale: make([]float64, h), Samples: make([]int, h),
+		MAE: make([]float64, h),
 	}
 	errs, err := f.calibrate(s, n-c, h, out.Point)
 	if err != nil {
@@ -117,6 +121,7 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		}
 		errs[k] = e
 		out.Samples[k] = len(e)
+		out.MAE[k] = meanAbs(e)
 		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
 		out.P50[k] = out.Point[k]
 		out.P90[k] = out.Point[k] + q90 - q50
