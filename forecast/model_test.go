@@ -383,3 +383,81 @@ func TestQuantileMatchesSort(t *testing.T) {
 		}
 	}
 }
+
+func TestConstructorsRejectBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		err  func() error
+	}{
+		{"seasonal naive period 0", func() error { _, err := NewSeasonalNaive(0, ""); return err }},
+		{"holt-winters period 1", func() error {
+			_, err := NewHoltWinters(HoltWintersOptions{Period: 1, Season: SeasonAdditive})
+			return err
+		}},
+		{"holt-winters unknown trend", func() error {
+			_, err := NewHoltWinters(HoltWintersOptions{Trend: 9})
+			return err
+		}},
+		{"harmonic order too high", func() error {
+			_, err := NewHarmonic(HarmonicOptions{Seasons: []Harmonics{{Period: 10, Order: 5}}})
+			return err
+		}},
+		{"harmonic negative AR", func() error {
+			_, err := NewHarmonic(HarmonicOptions{AR: -1})
+			return err
+		}},
+		{"autoregressive order 0", func() error {
+			_, err := NewAutoregressive(AutoregressiveOptions{})
+			return err
+		}},
+		{"decomposed period 2", func() error {
+			_, err := NewDecomposed(DecomposedOptions{Period: 2})
+			return err
+		}},
+		{"decomposed long period too short", func() error {
+			_, err := NewDecomposed(DecomposedOptions{Period: 48, LongPeriod: 50})
+			return err
+		}},
+		{"decomposed smoothing wider than the period", func() error {
+			_, err := NewDecomposed(DecomposedOptions{Period: 8, Smooth: 9})
+			return err
+		}},
+		{"decomposed negative half-life", func() error {
+			_, err := NewDecomposed(DecomposedOptions{Period: 8, HalfLife: -1})
+			return err
+		}},
+		{"cleaned without model", func() error {
+			_, err := NewCleaned(CleanedOptions{})
+			return err
+		}},
+		{"cleaned NaN threshold", func() error {
+			_, err := NewCleaned(CleanedOptions{Model: NewNaive(), Threshold: math.NaN()})
+			return err
+		}},
+		{"combination of nothing", func() error { _, err := NewCombination(""); return err }},
+		{"forecaster without model", func() error {
+			_, err := NewForecaster(ForecasterOptions{})
+			return err
+		}},
+		{"forecaster negative calibration", func() error {
+			_, err := NewForecaster(ForecasterOptions{Model: NewNaive(), Calibration: -1})
+			return err
+		}},
+		{"monitor without forecaster", func() error {
+			_, err := NewMonitor(MonitorOptions{})
+			return err
+		}},
+		{"detector NaN threshold", func() error {
+			_, err := NewDetector(DetectorOptions{Threshold: math.NaN()})
+			return err
+		}},
+		{"default models for daily data", func() error { _, err := DefaultModels(1); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.err(); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
