@@ -74,7 +74,11 @@ type suite struct {
 	prom        *harness.Prometheus
 	// sdURL serves Prometheus the Services of the API server.
 	sdURL string
-	conn  *grpcConn
+	// certFile and keyFile are the expander's serving pair on disk, and
+	// caPEM the bundle clients trust.
+	certFile, keyFile string
+	caPEM             []byte
+	conn              *grpcConn
 	// winners counts, by node group, the first option of every answer.
 	winners map[string]int
 }
@@ -98,6 +102,7 @@ func TestEndToEnd(t *testing.T) {
 		{"helm install then upgrade keeps the certificates", s.helmUpgrade},
 		{"scheduler spreads the replicas across zones", s.replicasSpread},
 		{"expander answers a CA-shaped BestOptions over the chart's TLS", s.bestOptions},
+		{"expander serves a re-issued certificate without a restart", s.certReload},
 		{"prometheus scrapes the decision counter", s.prometheusScrapes},
 		{"expander keeps answering while the API server restarts", s.apiServerRestart},
 		{"expander keeps answering while prometheus restarts", s.prometheusRestart},
@@ -503,14 +508,11 @@ func (s *suite) bestOptions(ctx context.Context, t *testing.T) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	certFile, err := harness.WriteFile(dir, "tls.crt", tlsSecret.Data["tls.crt"], 0o600)
+	certFile, keyFile, err := writeServingPair(dir, tlsSecret.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	keyFile, err := harness.WriteFile(dir, "tls.key", tlsSecret.Data["tls.key"], 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s.certFile, s.keyFile, s.caPEM = certFile, keyFile, caSecret.Data["ca.crt"]
 	s.expander, err = harness.NewExpander(harness.ExpanderOptions{
 		Binary: s.env.augur, Dir: dir, CertFile: certFile, KeyFile: keyFile,
 		MetricsPort: s.metricsPort,
@@ -553,6 +555,72 @@ func (s *suite) bestOptions(ctx context.Context, t *testing.T) {
 	}
 	if want := float64(total(s.winners)); got != want {
 		t.Errorf("augur_expander_decisions_total = %v, want %v", got, want)
+	}
+}
+
+// writeServingPair writes tls.crt and tls.key from a Secret's data into
+// dir. Each file is written beside its final name and renamed into place,
+// so the expander never reads half a file, as with a kubelet's update of a
+// mounted Secret.
+func writeServingPair(dir string, data map[string][]byte) (certFile, keyFile string, err error) {
+	for _, k := range []string{"tls.key", "tls.crt"} {
+		tmp, err := harness.WriteFile(dir, "."+k+".new", data[k], 0o600)
+		if err != nil {
+			return "", "", err
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, k)); err != nil {
+			return "", "", fmt.Errorf("replacing %s: %w", k, err)
+		}
+	}
+	return filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), nil
+}
+
+// certReload re-issues the serving certificate through the chart with an
+// extra DNS name, stores it in the cluster, writes it where the running
+// expander reads its pair, and waits until a client checking that new
+// name completes the handshake. The process must not have restarted: its
+// decision counter keeps its count.
+func (s *suite) certReload(ctx context.Context, t *testing.T) {
+	const newName = "augur.example.internal"
+	values := cloneValues(s.values)
+	values["tls"] = map[string]any{"extraDnsNames": []any{newName}}
+	objs := s.render(ctx, t, values)
+	sec, ok := harness.FindObject(objs, schema.GroupKind{Kind: "Secret"}, "augur-tls")
+	if !ok {
+		t.Fatal("no serving secret rendered")
+	}
+	if _, err := s.applier.Apply(ctx, sec, false); err != nil {
+		t.Fatal(err)
+	}
+	stored, err := s.kube.CoreV1().Secrets(namespace).Get(ctx, "augur-tls", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := dialExpander(s.expander.GRPCAddr(), newName, s.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.healthy(ctx); err == nil {
+		t.Fatalf("handshake for %s succeeded before the certificate carried it", newName)
+	}
+	if _, _, err := writeServingPair(filepath.Dir(s.certFile), stored.Data); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	err = harness.WaitFor(wctx, s.expander.Process, 200*time.Millisecond, func() error {
+		return conn.healthy(wctx)
+	})
+	if err != nil {
+		t.Fatalf("handshake for %s after the certificate changed: %v", newName, err)
+	}
+	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", "augur_expander_decisions_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := float64(total(s.winners)); got != want {
+		t.Errorf("decisions after reload = %v, want %v (process restarted?)", got, want)
 	}
 }
 
