@@ -74,10 +74,11 @@ func newFakeAWS(t testing.TB) *fakeAWS {
 }
 
 // config returns an SDK configuration aimed at the fake. The SDK retries
-// only broken connections, at once: every answer the fake gives reaches
-// the catalogue. (A large answer read over a reused connection now and
-// then fails with "use of closed network connection", which the SDK's
-// default retryer also retries.)
+// only broken connections, after a millisecond or so: every answer the
+// fake gives reaches the catalogue. (Reading a large answer now and then
+// fails with "use of closed network connection": net/http's write loop
+// closes the connection while the answer is read, sometimes several
+// times in a row. The SDK's default retryer retries it too.)
 func (f *fakeAWS) config() aws.Config {
 	return aws.Config{
 		Region:       "us-east-1",
@@ -90,10 +91,10 @@ func (f *fakeAWS) config() aws.Config {
 
 func connectionRetryer() aws.Retryer {
 	return retry.NewStandard(func(o *retry.StandardOptions) {
-		o.MaxAttempts = 5
+		o.MaxAttempts = 20
 		o.Retryables = []retry.IsErrorRetryable{retry.RetryableConnectionError{}}
-		o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) {
-			return 0, nil
+		o.Backoff = retry.BackoffDelayerFunc(func(attempt int, _ error) (time.Duration, error) {
+			return time.Duration(attempt) * time.Millisecond, nil
 		})
 		o.RateLimiter = ratelimit.None
 	})
