@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // State is the anomaly state of a series as the expander reads it.
@@ -165,6 +166,10 @@ type MonitorOptions struct {
 	Candidates []*Forecaster
 	// Select configures the champion selection over Candidates.
 	Select SelectorOptions
+	// Start is the time of the first observed point and Step the interval
+	// between points [5 minutes]; they date the forecasts.
+	Start time.Time
+	Step  time.Duration
 	// Window is the most points kept and trained on [4032].
 	Window int
 	// Refit is the number of points between refits; each forecast covers
@@ -202,9 +207,12 @@ func NewMonitor(opts MonitorOptions) (*Monitor, error) {
 	if opts.Refit == 0 {
 		opts.Refit = 12
 	}
-	if opts.Window < 0 || opts.Refit < 0 {
-		return nil, fmt.Errorf("creating monitor: window %d and refit %d must be positive",
-			opts.Window, opts.Refit)
+	if opts.Step == 0 {
+		opts.Step = 5 * time.Minute
+	}
+	if opts.Window < 0 || opts.Refit < 0 || opts.Step < 0 {
+		return nil, fmt.Errorf("creating monitor: window %d, refit %d and step %s must be "+
+			"positive", opts.Window, opts.Refit, opts.Step)
 	}
 	det, err := NewDetector(opts.Detector)
 	if err != nil {
@@ -258,7 +266,9 @@ func (m *Monitor) Observe(v float64) Verdict {
 }
 
 func (m *Monitor) refit() {
-	s := &Series{Name: "monitor", Step: 1, Values: m.hist, Quality: m.quality}
+	first := m.seen - len(m.hist)
+	s := &Series{Name: "monitor", Start: m.opts.Start.Add(time.Duration(first) * m.opts.Step),
+		Step: m.opts.Step, Values: m.hist, Quality: m.quality}
 	if m.sel != nil {
 		m.refitCandidates(s)
 		return

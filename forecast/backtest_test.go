@@ -294,8 +294,14 @@ func TestMonitorFlagsSpike(t *testing.T) {
 	if last.State != StateNormal || mon.State() != StateNormal {
 		t.Errorf("final state %s, want normal", last.State)
 	}
-	if fc := mon.Forecast(); fc == nil || len(fc.P50) != 12 {
-		t.Errorf("forecast = %+v, want 12 steps", fc)
+	fc := mon.Forecast()
+	if fc == nil || len(fc.P50) != 12 {
+		t.Fatalf("forecast = %+v, want 12 steps", fc)
+	}
+	// The last refit happened after a whole number of refits; its first
+	// step is the point after it, 5 minutes apart from the zero time.
+	if want := time.Duration(len(y)) * 5 * time.Minute; fc.Start.Sub(time.Time{}) != want {
+		t.Errorf("forecast starts at %s, want %s after the start", fc.Start, want)
 	}
 	// A missing point is not scored and does not change the state.
 	if v := mon.Observe(math.NaN()); !math.IsNaN(v.Score) || v.State != StateNormal {
