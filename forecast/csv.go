@@ -50,6 +50,9 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Series, GapReport, error) {
 		return nil, GapReport{}, fmt.Errorf("reading csv header: %w", err)
 	}
 	head = slices.Clone(head)
+	if len(head) > 0 {
+		head[0] = strings.TrimPrefix(head[0], "\ufeff") // a byte-order mark
+	}
 	tcol, vcol, err := csvColumns(head, opts)
 	if err != nil {
 		return nil, GapReport{}, err

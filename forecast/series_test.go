@@ -176,6 +176,8 @@ func TestReadCSV(t *testing.T) {
 			CSVOptions{Column: "b"}, []float64{7, 8}, time.Minute, t0},
 		{"seconds", "t_seconds,v\n0,1\n300,2\n600,\n900,4\n", CSVOptions{},
 			[]float64{1, 2, 3, 4}, 5 * time.Minute, time.Unix(0, 0).UTC()},
+		{"byte-order mark", "\ufefftimestamp,v\n2026-01-05 00:00:00,1\n2026-01-05 00:05:00,2\n",
+			CSVOptions{}, []float64{1, 2}, 5 * time.Minute, t0},
 		{"no time column", "v\n1\n2\n", CSVOptions{Interval: time.Minute},
 			[]float64{1, 2}, time.Minute, time.Unix(0, 0).UTC()},
 	}
