@@ -235,6 +235,8 @@ type typeEntry struct {
 	// answered when the zone is unknown.
 	anySpot    Price
 	hasAnySpot bool
+	// anyStats are the statistics of that dearest pool.
+	anyStats SpotStats
 }
 
 // table is one immutable state of the catalogue. A refresh builds a new
@@ -423,16 +425,24 @@ func discounted(p Price, d float64) Price {
 	return p
 }
 
-// SpotStats returns the price statistics of the spot pool (type, zone),
-// and false when the catalogue has no history for it.
+// SpotStats returns the price statistics of the spot pool (type, zone).
+// Where the zone is empty or has no history, like Price it answers for
+// the type's dearest pool. ok is false when the type has no history.
 func (c *Catalog) SpotStats(instanceType, zone string) (SpotStats, bool) {
 	t := c.cur.Load()
-	p, ok := t.pools[poolKey{instanceType, zone}]
+	e, ok := t.types[instanceType]
 	if !ok {
 		return SpotStats{}, false
 	}
-	s := p.stats
-	if e, ok := t.types[instanceType]; ok && e.hasOD {
+	var s SpotStats
+	if p, ok := t.pools[poolKey{instanceType, zone}]; ok {
+		s = p.stats
+	} else if e.hasAnySpot {
+		s = e.anyStats
+	} else {
+		return SpotStats{}, false
+	}
+	if e.hasOD {
 		s.OnDemand = e.od.USDPerHour
 	}
 	return s, true

@@ -249,23 +249,32 @@ func (c *Catalog) RefreshSpot(ctx context.Context) error {
 // price over its pools: the price a node group spanning all of them may
 // pay.
 func (c *Catalog) setAnySpot(t *table) {
-	best := make(map[string]Price, len(t.types))
+	// The dearest pool of each type; the first zone by name among equals,
+	// so the answer does not depend on map order.
+	best := make(map[string]poolKey, len(t.types))
 	for k, p := range t.pools {
-		if b, ok := best[k.instanceType]; !ok || p.price.USDPerHour > b.USDPerHour {
-			best[k.instanceType] = p.price
+		b, ok := best[k.instanceType]
+		if !ok {
+			best[k.instanceType] = k
+			continue
+		}
+		bp := t.pools[b].price.USDPerHour
+		if p.price.USDPerHour > bp || (p.price.USDPerHour == bp && k.zone < b.zone) {
+			best[k.instanceType] = k
 		}
 	}
 	for typ, e := range t.types {
 		if e.hasAnySpot {
 			if _, ok := best[typ]; !ok {
 				n := c.copyEntry(t, typ)
-				n.anySpot, n.hasAnySpot = Price{}, false
+				n.anySpot, n.anyStats, n.hasAnySpot = Price{}, SpotStats{}, false
 			}
 		}
 	}
-	for typ, p := range best {
+	for typ, k := range best {
+		p := t.pools[k]
 		n := c.copyEntry(t, typ)
-		n.anySpot, n.hasAnySpot = p, true
+		n.anySpot, n.anyStats, n.hasAnySpot = p.price, p.stats, true
 	}
 }
 

@@ -100,6 +100,13 @@ func TestRefreshLive(t *testing.T) {
 			t.Errorf("Price(%s, %q, %v) (-want +got):\n%s", tc.typ, tc.zone, tc.ct, diff)
 		}
 	}
+	// Without a zone, the statistics of the dearest pool, as for the price.
+	if s, ok := c.SpotStats("m5.large", ""); !ok || s.Latest != 0.0412 || s.OnDemand != 0.096 {
+		t.Errorf("SpotStats(m5.large, \"\") = %+v, %v", s, ok)
+	}
+	if _, ok := c.SpotStats("m5.xlarge", ""); ok {
+		t.Error("stats for a type without history")
+	}
 	if s, ok := c.Spec("zz9.large"); !ok || s != (Spec{VCPU: 2, MemoryMiB: 4096, Arch: "arm64"}) {
 		t.Errorf("Spec(zz9.large) = %+v, %v", s, ok)
 	}
