@@ -80,7 +80,7 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if rep.Gaps > 0 || rep.Irregular > 0 || rep.Dropped > 0 {
 		logger.Warn("series has gaps or irregular samples", "series", s.Name,
 			"gaps", rep.Gaps, "interpolated", rep.Interpolated, "filled", rep.Filled,

@@ -73,6 +73,9 @@ func TestBacktestJSON(t *testing.T) {
 	if !strings.Contains(stderr.String(), "seasonal-naive-week") {
 		t.Errorf("stderr does not say why the weekly model was skipped: %s", stderr.String())
 	}
+	if !strings.Contains(stderr.String(), "forecast champion chosen") {
+		t.Errorf("stderr does not log the champion: %s", stderr.String())
+	}
 	f, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)
