@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-scheduler and kube-controller-manager
-# from the Go module proxy, at the versions pinned in e2e/k8s/go.mod, and
-# prints the folder that holds them. The folder is named after the versions
+# Builds etcd, kube-apiserver, kube-scheduler, kube-controller-manager and
+# kwok from the Go module proxy, at the versions pinned in e2e/k8s/go.mod,
+# and prints the folder that holds them, with kwok's stock stages (node
+# initialise and lease heartbeat, pod ready, complete and delete) gathered
+# from the kwok module into kwok-stages.yaml. The folder is named after the versions
 # and the module's go.sum, so a later run finds the binaries and builds
 # nothing; a cold build takes about 20 minutes on 2 cores.
 #
@@ -18,10 +20,10 @@ k8s="$("$GO" list -m -f '{{.Version}}' k8s.io/kubernetes)"
 etcd="$("$GO" list -m -f '{{.Version}}' go.etcd.io/etcd/server/v3)"
 sum="$(sha256sum go.sum | cut -c1-12)"
 dir="$cache/kubernetes-${k8s}_etcd-${etcd}_${sum}"
-bins=(etcd kube-apiserver kube-scheduler kube-controller-manager)
+bins=(etcd kube-apiserver kube-scheduler kube-controller-manager kwok kwok-stages.yaml)
 
 have=1
-for b in "${bins[@]}"; do [ -x "$dir/$b" ] || have=0; done
+for b in "${bins[@]}"; do [ -e "$dir/$b" ] || have=0; done
 if [ "$have" = 1 ]; then
 	echo "control plane binaries cached in $dir" >&2
 	echo "$dir"
@@ -45,6 +47,14 @@ nice -n 10 "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/" \
 	k8s.io/kubernetes/cmd/kube-apiserver \
 	k8s.io/kubernetes/cmd/kube-scheduler \
 	k8s.io/kubernetes/cmd/kube-controller-manager >&2
+nice -n 10 "$GO" build -trimpath -ldflags "-s -w" -o "$tmp/kwok" sigs.k8s.io/kwok/cmd/kwok >&2
+
+stages="$("$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)/kustomize/stage"
+for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+	pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+	echo "---"
+	cat "$stages/$f"
+done > "$tmp/kwok-stages.yaml"
 
 rm -rf "$dir"
 mv "$tmp" "$dir"

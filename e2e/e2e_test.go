@@ -433,10 +433,34 @@ func (s *suite) replicasSpread(ctx context.Context, t *testing.T) {
 	if len(seen) != 2 {
 		t.Errorf("replicas placed in zones %v, want two different zones", zones)
 	}
+	if !s.cp.HasKwok() {
+		return
+	}
+	// kwok runs the pods on the fake nodes: the Deployment becomes
+	// available and the disruption budget allows exactly one eviction.
+	s.replicasAvailable(ctx, t)
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	err = harness.WaitFor(wctx, nil, 250*time.Millisecond, func() error {
+		pdb, err := s.kube.PolicyV1().PodDisruptionBudgets(namespace).Get(wctx, release,
+			metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if pdb.Status.CurrentHealthy != 2 || pdb.Status.DisruptionsAllowed != 1 {
+			return fmt.Errorf("budget: %d healthy, %d disruptions allowed; want 2 and 1",
+				pdb.Status.CurrentHealthy, pdb.Status.DisruptionsAllowed)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
-// replicasAvailable waits, on kind, until the Deployment's two pods run
-// the image and pass the readiness probe.
+// replicasAvailable waits until the Deployment's two pods are available:
+// on kind they run the image and pass the readiness probe; locally kwok
+// reports them running and ready.
 func (s *suite) replicasAvailable(ctx context.Context, t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -809,6 +833,9 @@ func (s *suite) createNodes(ctx context.Context) error {
 				labelNodeGroup:                   g.name,
 			}},
 			Spec: corev1.NodeSpec{ProviderID: "aws:///" + g.zone + "/i-" + g.name},
+		}
+		if s.cp != nil && s.cp.HasKwok() {
+			n.Annotations = map[string]string{harness.KwokNodeAnnotation: "fake"}
 		}
 		if s.onKind() {
 			// Only templates for the request: kind's real nodes run the pods.

@@ -42,7 +42,13 @@ type ControlPlane struct {
 	// Etcd, APIServer, Scheduler and ControllerManager are the processes,
 	// exposed so that tests can restart them and read their logs.
 	Etcd, APIServer, Scheduler, ControllerManager *Process
+	// Kwok, when its binary is in BinDir, plays the kubelet for nodes
+	// annotated KwokNodeAnnotation: it keeps them Ready and runs their pods.
+	Kwok *Process
 }
+
+// KwokNodeAnnotation marks the nodes kwok manages; its value is "fake".
+const KwokNodeAnnotation = "kwok.x-k8s.io/node"
 
 // serviceRange is the cluster's service address range; its first address
 // is the in-cluster API server Service.
@@ -96,8 +102,15 @@ func (c *ControlPlane) ClientFiles() (ca, cert, key string) {
 
 // Processes lists every process, in start order.
 func (c *ControlPlane) Processes() []*Process {
-	return []*Process{c.Etcd, c.APIServer, c.Scheduler, c.ControllerManager}
+	ps := []*Process{c.Etcd, c.APIServer, c.Scheduler, c.ControllerManager}
+	if c.Kwok != nil {
+		ps = append(ps, c.Kwok)
+	}
+	return ps
 }
+
+// HasKwok reports whether kwok runs the cluster's fake nodes.
+func (c *ControlPlane) HasKwok() bool { return c.Kwok != nil }
 
 // Start brings up etcd, the API server, the scheduler and the controller
 // manager, each after the one before is healthy. On error, whatever was
@@ -115,7 +128,7 @@ func (c *ControlPlane) Start(ctx context.Context) (err error) {
 	if c.pki, err = writePKI(filepath.Join(c.opts.Dir, "pki"), svcIP); err != nil {
 		return err
 	}
-	ports := make([]int, 5)
+	ports := make([]int, 6)
 	for i := range ports {
 		if ports[i], err = FreePort(); err != nil {
 			return err
@@ -123,7 +136,7 @@ func (c *ControlPlane) Start(ctx context.Context) (err error) {
 	}
 	etcdClient, etcdPeer := ports[0], ports[1]
 	c.apiPort = ports[2]
-	schedPort, cmPort := ports[3], ports[4]
+	schedPort, cmPort, kwokPort := ports[3], ports[4], ports[5]
 	if err := c.writeKubeconfig(); err != nil {
 		return err
 	}
@@ -189,6 +202,21 @@ func (c *ControlPlane) Start(ctx context.Context) (err error) {
 			"--node-monitor-grace-period=1h",
 		),
 	}
+	if _, err := Find(bin("kwok"), "optional"); err == nil {
+		if _, err := os.Stat(bin("kwok-stages.yaml")); err != nil {
+			return fmt.Errorf("kwok without its stages: %w", err)
+		}
+		c.Kwok = &Process{
+			Name: "kwok", Path: bin("kwok"), LogPath: filepath.Join(logs, "kwok.log"),
+			Args: []string{
+				"--kubeconfig=" + c.kubeconfig,
+				"--config=" + bin("kwok-stages.yaml"),
+				"--manage-nodes-with-annotation-selector=" + KwokNodeAnnotation + "=fake",
+				"--server-address=127.0.0.1:" + strconv.Itoa(kwokPort),
+				"--cidr=10.244.0.0/16",
+			},
+		}
+	}
 	if err := c.startAndWait(ctx, c.Etcd, clientURL+"/health", `"health":"true"`, nil); err != nil {
 		return err
 	}
@@ -204,6 +232,12 @@ func (c *ControlPlane) Start(ctx context.Context) (err error) {
 	}{{c.Scheduler, schedPort}, {c.ControllerManager, cmPort}} {
 		url := fmt.Sprintf("https://127.0.0.1:%d/healthz", p.port)
 		if err := c.startAndWait(ctx, p.proc, url, "ok", insecure); err != nil {
+			return err
+		}
+	}
+	if c.Kwok != nil {
+		url := fmt.Sprintf("http://127.0.0.1:%d/healthz", kwokPort)
+		if err := c.startAndWait(ctx, c.Kwok, url, "", nil); err != nil {
 			return err
 		}
 	}
