@@ -63,8 +63,10 @@ type Forecast struct {
 	Step  time.Duration
 	// Point is the model's own forecast.
 	Point []float64
-	// P50, P90 and P99 are the 50th, 90th and 99th percentiles: Point plus
-	// the matching quantile of the out-of-sample errors at that step.
+	// P50, P90 and P99 are the 50th, 90th and 99th percentiles. P50 is
+	// Point; P90 and P99 add how far the 90th and 99th percentiles of the
+	// out-of-sample errors at that step lie above their median, widened
+	// where needed so that no step is narrower than the one before.
 	P50, P90, P99 []float64
 	// Scale is a robust spread of the errors at that step:
 	// 1.4826 * median(|e - median(e)|), which equals the standard
@@ -124,8 +126,13 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		out.MAE[k] = meanAbs(e)
 		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
 		out.P50[k] = out.Point[k]
-		out.P90[k] = out.Point[k] + q90 - q50
-		out.P99[k] = out.Point[k] + q99 - q50
+		up90, up99 := q90-q50, q99-q50
+		if k > 0 { // uncertainty does not shrink with the horizon
+			up90 = math.Max(up90, out.P90[k-1]-out.P50[k-1])
+			up99 = math.Max(up99, out.P99[k-1]-out.P50[k-1])
+		}
+		out.P90[k] = out.Point[k] + up90
+		out.P99[k] = out.Point[k] + up99
 		out.Scale[k] = robustScale(e, q50, out.Point[k], buf)
 	}
 	return out, nil
