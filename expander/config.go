@@ -80,6 +80,18 @@ type Config struct {
 	DecisionHistory int `json:"decisionHistory"`
 	// NodeGroups are per-node-group policies, the first match winning.
 	NodeGroups []NodeGroupPolicy `json:"nodeGroups,omitempty"`
+	// InstanceDiscounts are what the account pays less than the published
+	// price, per instance family ("m5") or type ("m5.large"); a type's entry
+	// wins over its family's. They apply in the price catalogue, before a
+	// node group's PriceDiscount.
+	InstanceDiscounts map[string]InstanceDiscount `json:"instanceDiscounts,omitempty"`
+}
+
+// InstanceDiscount is the fraction taken off the on-demand and the spot
+// price of an instance family or type: 0.28 is 28% off.
+type InstanceDiscount struct {
+	OnDemand float64 `json:"onDemand,omitempty"`
+	Spot     float64 `json:"spot,omitempty"`
 }
 
 // defaultWeights are the built-in weights of each mode.
@@ -266,6 +278,19 @@ func (c *Config) Validate() error {
 		if p.MaxSpotRisk != nil && (!finite(*p.MaxSpotRisk) || *p.MaxSpotRisk < 0 ||
 			*p.MaxSpotRisk > 1) {
 			bad(field+".maxSpotRisk", "must be between 0 and 1, got %v", *p.MaxSpotRisk)
+		}
+	}
+	for _, key := range sortedKeys(c.InstanceDiscounts) {
+		d := c.InstanceDiscounts[key]
+		field := "instanceDiscounts." + key
+		if strings.TrimSpace(key) == "" {
+			bad("instanceDiscounts", "an empty family or type name")
+		}
+		if !finite(d.OnDemand) || d.OnDemand < 0 || d.OnDemand >= 1 {
+			bad(field+".onDemand", "must be at least 0 and below 1, got %v", d.OnDemand)
+		}
+		if !finite(d.Spot) || d.Spot < 0 || d.Spot >= 1 {
+			bad(field+".spot", "must be at least 0 and below 1, got %v", d.Spot)
 		}
 	}
 	return errors.Join(errs...)

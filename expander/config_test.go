@@ -49,6 +49,10 @@ func TestParseConfigAdvanced(t *testing.T) {
 	if p, ok := cfg.PolicyFor("eks-batch-spot-x"); !ok || p.MaxSpotRisk == nil {
 		t.Errorf("policy for eks-batch-spot-x = %+v, %v", p, ok)
 	}
+	if d := cfg.InstanceDiscounts["c6i.2xlarge"]; d != (InstanceDiscount{OnDemand: 0.3,
+		Spot: 0.05}) {
+		t.Errorf("instance discount of c6i.2xlarge = %+v", d)
+	}
 	if _, ok := cfg.PolicyFor("unrelated"); ok {
 		t.Error("unrelated node group matched a policy")
 	}
@@ -79,11 +83,12 @@ func TestParseConfigErrors(t *testing.T) {
 			"modes:\n  peak: {cost: -1}\n  cost: {cost: 0, waste: 0, spotRisk: 0}\n" +
 			"  fast: {cost: 1}\n" +
 			"nodeGroups:\n  - match: ''\n  - match: '['\n    priceDiscount: 1\n" +
-			"    maxSpotRisk: 3\n",
+			"    maxSpotRisk: 3\ninstanceDiscounts:\n  m5: {onDemand: 1, spot: -0.1}\n",
 			[]string{"region:", "mode:", "tolerance:", "deadline:", "decisionHistory:",
 				"modes.peak.cost:", "modes.cost:", "modes.fast:", "nodeGroups[0].match:",
 				"nodeGroups[1].match:", "nodeGroups[1].priceDiscount:",
-				"nodeGroups[1].maxSpotRisk:"}},
+				"nodeGroups[1].maxSpotRisk:", "instanceDiscounts.m5.onDemand:",
+				"instanceDiscounts.m5.spot:"}},
 		{"wrong type", "tolerance: lots\n", []string{"tolerance"}},
 		{"bad duration", "deadline: soon\n", []string{"deadline"}},
 		{"not yaml", "region: [unclosed\n", []string{"parsing config"}},

@@ -39,8 +39,9 @@ type OptionResult struct {
 	Zone         string `json:"zone,omitempty"`
 	CapacityType string `json:"capacityType"`
 	Pods         int    `json:"pods"`
-	// PricePerNodeUSD is the list price of one node for an hour; zero
-	// when unknown.
+	// PricePerNodeUSD is the price of one node for an hour as the
+	// catalogue gives it (after any instance-family discount, before the
+	// node group's); zero when unknown.
 	PricePerNodeUSD float64 `json:"pricePerNodeUsdPerHour"`
 	// HourlyCostUSD is the discounted price of all the option's nodes.
 	HourlyCostUSD   float64 `json:"hourlyCostUsd"`

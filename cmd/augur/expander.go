@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/augur-autoscaler/augur/cost"
 	"github.com/augur-autoscaler/augur/expander"
 	"github.com/augur-autoscaler/augur/internal/certs"
 )
@@ -184,7 +185,14 @@ func runExpander(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	src, err := buildSources(ctx, f.prices.options(cfg.Region, reg, log))
+	opts := f.prices.options(cfg.Region, reg, log)
+	// The config's instance discounts apply where the flag names none.
+	for key, d := range cfg.InstanceDiscounts {
+		if _, ok := opts.discounts[key]; !ok {
+			opts.discounts[key] = cost.Discount{OnDemand: d.OnDemand, Spot: d.Spot}
+		}
+	}
+	src, err := buildSources(ctx, opts)
 	if err != nil {
 		return err
 	}

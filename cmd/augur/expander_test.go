@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -61,13 +63,19 @@ func (s *syncBuffer) String() string {
 func TestExpanderCommand(t *testing.T) {
 	grpcAddr, httpAddr := freePort(t), freePort(t)
 	devDir := filepath.Join(t.TempDir(), "tls")
+	cfgFile := filepath.Join(t.TempDir(), "augur.yaml")
+	if err := os.WriteFile(cfgFile, []byte("region: us-east-1\n"+
+		"instanceDiscounts:\n  m5: {onDemand: 0.5}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var stdout, stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- runExpander(ctx, []string{"--dev", "--dev-cert-dir", devDir,
-			"--listen", grpcAddr, "--metrics-listen", httpAddr}, &stdout, &stderr)
+			"--listen", grpcAddr, "--metrics-listen", httpAddr, "--config", cfgFile},
+			&stdout, &stderr)
 	}()
 
 	caFile := filepath.Join(devDir, "ca.crt")
@@ -124,6 +132,23 @@ func TestExpanderCommand(t *testing.T) {
 	metrics := httpGet(t, "http://"+httpAddr+"/metrics")
 	if !strings.Contains(metrics, `augur_expander_decisions_total{mode="normal",node_group="fit"} 1`) {
 		t.Errorf("decision not counted:\n%s", metrics)
+	}
+	// The config's m5 discount halves the snapshot's 0.096 USD/h.
+	var decisions []struct {
+		Options []struct {
+			NodeGroupID     string  `json:"nodeGroupId"`
+			PricePerNodeUSD float64 `json:"pricePerNodeUsdPerHour"`
+		} `json:"options"`
+	}
+	body := httpGet(t, "http://"+httpAddr+"/debug/decisions")
+	if err := json.Unmarshal([]byte(body), &decisions); err != nil || len(decisions) != 1 {
+		t.Fatalf("/debug/decisions: %v\n%s", err, body)
+	}
+	for _, o := range decisions[0].Options {
+		if o.NodeGroupID == "fit" && math.Abs(o.PricePerNodeUSD-0.048) > 1e-9 {
+			t.Errorf("m5.large priced %v, want 0.048 after the config's discount",
+				o.PricePerNodeUSD)
+		}
 	}
 	if !strings.Contains(stderr.String(), `"msg":"scale-up decision"`) {
 		t.Errorf("no decision log line:\n%s", stderr.String())
