@@ -27,7 +27,8 @@ import (
 // These tests render the chart offline, like `helm template`, and need
 // no cluster; the cluster suite applies what they describe.
 
-func renderOffline(t *testing.T, values map[string]any, apiVersions ...string) []*unstructured.Unstructured {
+func renderOffline(t *testing.T, values map[string]any,
+	apiVersions ...string) []*unstructured.Unstructured {
 	t.Helper()
 	manifest, err := harness.Render(context.Background(), harness.RenderOptions{
 		ChartDir: chartDir(), Release: release, Namespace: namespace,
@@ -185,7 +186,8 @@ func TestChartCertManagerNames(t *testing.T) {
 		"certManager":   map[string]any{"enabled": true},
 		"extraDnsNames": []any{"augur.example.internal"},
 	}})
-	cert, ok := harness.FindObject(objs, schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}, release)
+	certGK := schema.GroupKind{Group: "cert-manager.io", Kind: "Certificate"}
+	cert, ok := harness.FindObject(objs, certGK, release)
 	if !ok {
 		t.Fatal("no Certificate rendered")
 	}
@@ -196,7 +198,7 @@ func TestChartCertManagerNames(t *testing.T) {
 		t.Errorf("certificate names (-want +got):\n%s", diff)
 	}
 	secret, _, _ := unstructured.NestedString(cert.Object, "spec", "secretName")
-	depObj, _ := harness.FindObject(objs, schema.GroupKind{Group: "apps", Kind: "Deployment"}, release)
+	depObj, _ := harness.FindObject(objs, deploymentGK, release)
 	var dep appsv1.Deployment
 	decodeStrict(t, depObj, &dep)
 	if got := dep.Spec.Template.Spec.Volumes[0].Secret.SecretName; got != secret {
@@ -227,7 +229,7 @@ func TestChartArgs(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			objs := renderOffline(t, tc.values)
-			o, _ := harness.FindObject(objs, schema.GroupKind{Group: "apps", Kind: "Deployment"}, release)
+			o, _ := harness.FindObject(objs, deploymentGK, release)
 			var dep appsv1.Deployment
 			decodeStrict(t, o, &dep)
 			if diff := cmp.Diff(tc.want, dep.Spec.Template.Spec.Containers[0].Args); diff != "" {
@@ -271,7 +273,8 @@ func TestClusterAutoscalerValues(t *testing.T) {
 	svcObj, _ := harness.FindObject(objs, schema.GroupKind{Kind: "Service"}, release)
 	var svc corev1.Service
 	decodeStrict(t, svcObj, &svc)
-	if want := fmt.Sprint(svc.Spec.Ports[0].Port); u.Port() != want || svc.Spec.Ports[0].Name != "grpc" {
+	grpcPort := svc.Spec.Ports[0]
+	if want := fmt.Sprint(grpcPort.Port); u.Port() != want || grpcPort.Name != "grpc" {
 		t.Errorf("grpc-expander-url port %s, service grpc port %s", u.Port(), want)
 	}
 	tlsData := secretData(t, objs, "augur-tls")

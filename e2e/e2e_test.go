@@ -42,7 +42,12 @@ const (
 	workloads = "workloads"
 	// labelNodeGroup is the label EKS managed node groups put on nodes.
 	labelNodeGroup = "eks.amazonaws.com/nodegroup"
+	// decisionsMetric counts the expander's scale-up decisions.
+	decisionsMetric = "augur_expander_decisions_total"
 )
+
+// deploymentGK names the chart's Deployment kind.
+var deploymentGK = schema.GroupKind{Group: "apps", Kind: "Deployment"}
 
 // nodeGroup is one EKS-like node group, with one template node.
 type nodeGroup struct {
@@ -202,7 +207,8 @@ func (s *suite) teardown(t *testing.T) {
 	}
 }
 
-func (s *suite) render(ctx context.Context, t *testing.T, values map[string]any) []*unstructured.Unstructured {
+func (s *suite) render(ctx context.Context, t *testing.T,
+	values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
 	manifest, err := harness.Render(ctx, harness.RenderOptions{
 		ChartDir: s.env.chartDir, Release: release, Namespace: namespace,
@@ -273,7 +279,8 @@ func (s *suite) applyChart(ctx context.Context, t *testing.T) {
 	if err != nil {
 		t.Fatalf("reading back the service account: %v", err)
 	}
-	if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != "arn:aws:iam::111122223333:role/augur" {
+	const role = "arn:aws:iam::111122223333:role/augur"
+	if got := sa.Annotations["eks.amazonaws.com/role-arn"]; got != role {
 		t.Errorf("service account IRSA annotation = %q", got)
 	}
 }
@@ -281,7 +288,7 @@ func (s *suite) applyChart(ctx context.Context, t *testing.T) {
 // rejectBadField proves that the apply path catches a typo: the same
 // Deployment with one unknown field must be refused.
 func (s *suite) rejectBadField(ctx context.Context, t *testing.T) {
-	dep, ok := harness.FindObject(s.objects, schema.GroupKind{Group: "apps", Kind: "Deployment"}, release)
+	dep, ok := harness.FindObject(s.objects, deploymentGK, release)
 	if !ok {
 		t.Fatal("no deployment rendered")
 	}
@@ -341,7 +348,8 @@ func (s *suite) tlsStable(ctx context.Context, t *testing.T) {
 		t.Errorf("re-issued certificate names = %v, want augur.example.internal among them",
 			reCert.DNSNames)
 	}
-	if diff := cmp.Diff(secretData(t, s.objects, "augur-ca"), secretData(t, re, "augur-ca")); diff != "" {
+	caBefore, caAfter := secretData(t, s.objects, "augur-ca"), secretData(t, re, "augur-ca")
+	if diff := cmp.Diff(caBefore, caAfter); diff != "" {
 		t.Errorf("CA changed when only the names did (-before +after):\n%s", diff)
 	}
 	if err := reCert.CheckSignatureFrom(ca); err != nil {
@@ -382,7 +390,8 @@ func (s *suite) helmUpgrade(ctx context.Context, t *testing.T) {
 }
 
 // secrets returns the data of the chart's TLS Secrets in ns.
-func (s *suite) secrets(ctx context.Context, t *testing.T, ns string) map[string]map[string][]byte {
+func (s *suite) secrets(ctx context.Context, t *testing.T,
+	ns string) map[string]map[string][]byte {
 	t.Helper()
 	out := map[string]map[string][]byte{}
 	for _, name := range []string{"augur-ca", "augur-tls", "augur-ca-bundle"} {
@@ -573,7 +582,7 @@ func (s *suite) bestOptions(ctx context.Context, t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", "augur_expander_decisions_total")
+	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", decisionsMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,7 +648,7 @@ func (s *suite) certReload(ctx context.Context, t *testing.T) {
 	if err != nil {
 		t.Fatalf("handshake for %s after the certificate changed: %v", newName, err)
 	}
-	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", "augur_expander_decisions_total")
+	got, err := scrapeCounter(ctx, s.expander.MetricsURL()+"/metrics", decisionsMetric)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -839,7 +848,9 @@ func (s *suite) createNodes(ctx context.Context) error {
 		}
 		if s.onKind() {
 			// Only templates for the request: kind's real nodes run the pods.
-			n.Spec.Taints = []corev1.Taint{{Key: "augur.io/e2e-template", Effect: corev1.TaintEffectNoSchedule}}
+			n.Spec.Taints = []corev1.Taint{{
+				Key: "augur.io/e2e-template", Effect: corev1.TaintEffectNoSchedule,
+			}}
 		}
 		created, err := s.kube.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{})
 		if err != nil {
@@ -887,8 +898,8 @@ func (s *suite) createNodes(ctx context.Context) error {
 				}},
 			},
 		}
-		if _, err := s.kube.CoreV1().Pods(workloads).Create(ctx, p, metav1.CreateOptions{}); err != nil &&
-			!apierrors.IsAlreadyExists(err) {
+		_, err := s.kube.CoreV1().Pods(workloads).Create(ctx, p, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("creating pod %s: %w", p.Name, err)
 		}
 	}

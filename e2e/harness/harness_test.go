@@ -63,14 +63,16 @@ func TestServiceDiscovery(t *testing.T) {
 }
 
 func TestObjects(t *testing.T) {
-	objs, err := Objects("---\n# comment only\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n")
+	const doc = "---\n# comment only\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: a\n"
+	objs, err := Objects(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(objs) != 1 || objs[0].GetName() != "a" {
 		t.Errorf("objects = %v, want one Secret a", objs)
 	}
-	for _, bad := range []string{"kind: Secret\nmetadata:\n  name: a\n", "apiVersion: v1\nkind: [\n"} {
+	bad := []string{"kind: Secret\nmetadata:\n  name: a\n", "apiVersion: v1\nkind: [\n"}
+	for _, bad := range bad {
 		if _, err := Objects(bad); err == nil {
 			t.Errorf("Objects(%q) succeeded, want an error", bad)
 		}
