@@ -106,6 +106,10 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(errs[0]) == 0 {
+		return nil, fmt.Errorf("forecasting %s with %s: the last %d points are all filled "+
+			"gaps, so no interval can be calibrated", s.Name, f.model.Name(), c)
+	}
 	if !f.single {
 		fit, err := f.model.Fit(s.Values)
 		if err != nil {

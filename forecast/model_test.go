@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -288,6 +289,20 @@ func boolf(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// A series whose calibration window is one long filled gap gets an error,
+// not intervals of zero width.
+func TestForecasterRefusesAllFilledCalibration(t *testing.T) {
+	y := synthetic(3*7*testDay, 10, 0, 2, 0, 0.1, 1)
+	s := regular(t, y)
+	for i := s.Len() - 400; i < s.Len(); i++ {
+		s.Quality[i] = Filled
+	}
+	f, _ := NewForecaster(ForecasterOptions{Model: NewNaive(), Calibration: 300})
+	if _, err := f.Forecast(s, 6); err == nil || !strings.Contains(err.Error(), "filled") {
+		t.Errorf("err = %v, want one about filled gaps", err)
+	}
 }
 
 func TestFitRejectsBadData(t *testing.T) {
