@@ -61,7 +61,18 @@ func loadEnv(t *testing.T) suiteEnv {
 		missing(err)
 	}
 	if e.artifacts == "" {
-		e.artifacts = t.TempDir()
+		// A folder of our own rather than t.TempDir, so that the logs
+		// outlive a failed run; a passing run removes it.
+		dir, err := os.MkdirTemp("", "augur-e2e-")
+		if err != nil {
+			t.Fatalf("creating artifacts folder: %v", err)
+		}
+		e.artifacts = dir
+		t.Cleanup(func() {
+			if !t.Failed() {
+				os.RemoveAll(dir)
+			}
+		})
 	} else if err := os.MkdirAll(e.artifacts, 0o755); err != nil {
 		t.Fatalf("creating artifacts folder: %v", err)
 	}
