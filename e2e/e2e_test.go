@@ -1,14 +1,12 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -108,6 +106,7 @@ func TestEndToEnd(t *testing.T) {
 		{"scheduler spreads the replicas across zones", s.replicasSpread},
 		{"expander answers a CA-shaped BestOptions over the chart's TLS", s.bestOptions},
 		{"expander serves a re-issued certificate without a restart", s.certReload},
+		{"the chart's policy ConfigMap drives the expander", s.policyConfig},
 		{"prometheus scrapes the decision counter", s.prometheusScrapes},
 		{"expander keeps answering while the API server restarts", s.apiServerRestart},
 		{"expander keeps answering while prometheus restarts", s.prometheusRestart},
@@ -657,6 +656,110 @@ func (s *suite) certReload(ctx context.Context, t *testing.T) {
 	}
 }
 
+// policyConfig renders the chart with a policy in expander.config,
+// applies it, and starts a second expander on the ConfigMap's file as read
+// back from the cluster: spot groups are excluded and the mode is
+// high-availability, so every answer is the on-demand group and the
+// decisions are counted under that mode. A misspelt key in the same file
+// must stop the expander at start with an error that names it.
+func (s *suite) policyConfig(ctx context.Context, t *testing.T) {
+	values := cloneValues(s.values)
+	values["expander"] = map[string]any{
+		"metricsPort": s.metricsPort,
+		"config": map[string]any{
+			"region": "us-east-1", "mode": "high-availability",
+			"nodeGroups": []any{map[string]any{"match": "*-spot", "excluded": true}},
+		},
+	}
+	objs := s.render(ctx, t, values)
+	for _, dry := range []bool{true, false} {
+		for _, o := range objs {
+			if _, err := s.applier.Apply(ctx, o, dry); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cm, err := s.kube.CoreV1().ConfigMaps(namespace).Get(ctx, release, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("reading the policy ConfigMap: %v", err)
+	}
+	dir := filepath.Join(s.env.artifacts, "expander-policy")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfgFile, err := harness.WriteFile(dir, "config.yaml", []byte(cm.Data["config.yaml"]), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := harness.NewExpander(harness.ExpanderOptions{
+		Binary: s.env.augur, Dir: dir, CertFile: s.certFile, KeyFile: s.keyFile,
+		ExtraArgs: []string{"--config=" + cfgFile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Process.Stop() })
+	if err := e.Start(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, e.Process.Tail(2000))
+	}
+	conn, err := dialExpander(e.GRPCAddr(), "augur.kube-system.svc", s.caPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req, err := s.buildRequest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := pb.NewExpanderClient(conn.ClientConn).BestOptions(cctx, req)
+		cancel()
+		if err != nil {
+			t.Fatalf("BestOptions with the policy: %v", err)
+		}
+		var ids []string
+		for _, o := range resp.Options {
+			ids = append(ids, o.NodeGroupId)
+		}
+		if diff := cmp.Diff([]string{"general-ondemand"}, ids); diff != "" {
+			t.Errorf("answer with spot groups excluded (-want +got):\n%s", diff)
+		}
+	}
+	got, err := scrapeSeries(ctx, e.MetricsURL()+"/metrics", decisionsMetric,
+		map[string]string{"mode": "high-availability", "node_group": "general-ondemand"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 3 {
+		t.Errorf("decisions in high-availability mode for general-ondemand = %v, want 3", got)
+	}
+
+	bad := strings.Replace(cm.Data["config.yaml"], "mode:", "modee:", 1)
+	badFile, err := harness.WriteFile(dir, "bad.yaml", []byte(bad), 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	badDir := filepath.Join(dir, "bad")
+	if err := os.MkdirAll(badDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	be, err := harness.NewExpander(harness.ExpanderOptions{
+		Binary: s.env.augur, Dir: badDir, CertFile: s.certFile, KeyFile: s.keyFile,
+		ExtraArgs: []string{"--config=" + badFile},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = be.Process.Stop() })
+	if err := be.Start(ctx); err == nil {
+		t.Fatal("expander started with a misspelt policy key")
+	}
+	if tail := be.Process.Tail(4000); !strings.Contains(tail, "modee") {
+		t.Errorf("expander's error does not name the misspelt key:\n%s", tail)
+	}
+}
+
 // call sends one BestOptions request and checks the answer the way CA
 // reads it: a non-empty list of ids that were offered.
 func (s *suite) call(ctx context.Context, req *pb.BestOptionsRequest) error {
@@ -974,20 +1077,7 @@ func parseCert(t *testing.T, b64 string) *x509.Certificate {
 }
 
 func scrapeCounter(ctx context.Context, url, name string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("scraping %s: %w", url, err)
-	}
-	defer resp.Body.Close()
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", url, err)
-	}
-	return sumSeries(buf.String(), name)
+	return scrapeSeries(ctx, url, name, nil)
 }
 
 func total(m map[string]int) int {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"strings"
+	"net/http"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -49,13 +49,22 @@ func decodeB64(s string) ([]byte, error) {
 	return b, nil
 }
 
-// sumSeries parses a Prometheus text exposition and adds up every series
-// of the named counter.
-func sumSeries(text, name string) (float64, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(strings.NewReader(text))
+// scrapeSeries fetches url and adds up the series of the named counter
+// whose labels include every pair in match.
+func scrapeSeries(ctx context.Context, url, name string, match map[string]string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, fmt.Errorf("parsing metrics: %w", err)
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("scraping %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("parsing metrics from %s: %w", url, err)
 	}
 	f, ok := families[name]
 	if !ok {
@@ -63,7 +72,19 @@ func sumSeries(text, name string) (float64, error) {
 	}
 	sum := 0.0
 	for _, m := range f.GetMetric() {
-		sum += m.GetCounter().GetValue()
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		keep := true
+		for k, v := range match {
+			if labels[k] != v {
+				keep = false
+			}
+		}
+		if keep {
+			sum += m.GetCounter().GetValue()
+		}
 	}
 	return sum, nil
 }
