@@ -262,22 +262,21 @@ func explain(d *Decision, win, runnerUp int, tol float64, allExcluded bool) stri
 		w.NodeGroupID, w.Scores.Total, w.Scores.Cost, w.Scores.Waste, w.Scores.SpotRisk)
 	if runnerUp >= 0 {
 		r := d.Options[runnerUp]
-		gaps := []struct {
-			name string
-			gap  float64
-		}{
-			{"cost", d.Weights.Cost * (r.Scores.Cost - w.Scores.Cost)},
-			{"waste", d.Weights.Waste * (r.Scores.Waste - w.Scores.Waste)},
-			{"spot risk", d.Weights.SpotRisk * (r.Scores.SpotRisk - w.Scores.SpotRisk)},
+		// The objective whose weighted score difference is largest.
+		names := [...]string{"cost", "waste", "spot risk"}
+		gaps := [...]float64{
+			d.Weights.Cost * (r.Scores.Cost - w.Scores.Cost),
+			d.Weights.Waste * (r.Scores.Waste - w.Scores.Waste),
+			d.Weights.SpotRisk * (r.Scores.SpotRisk - w.Scores.SpotRisk),
 		}
-		top := slices.MaxFunc(gaps, func(a, b struct {
-			name string
-			gap  float64
-		}) int {
-			return cmpFloat(a.gap, b.gap)
-		})
+		top := 0
+		for i := range gaps {
+			if gaps[i] > gaps[top] {
+				top = i
+			}
+		}
 		fmt.Fprintf(&b, "; next best %s at %.3f, behind mostly on %s", r.NodeGroupID,
-			r.Scores.Total, top.name)
+			r.Scores.Total, names[top])
 	}
 	if n := len(d.Chosen); n > 1 {
 		fmt.Fprintf(&b, "; %d more within tolerance %.3f returned for the next expander", n-1, tol)

@@ -299,3 +299,23 @@ func TestFallbackDecision(t *testing.T) {
 		t.Errorf("fallback = %+v", d)
 	}
 }
+
+func TestReasonNamesTheDecidingObjective(t *testing.T) {
+	prices := &fakePrices{od: map[string]float64{"m5.large": 0.096, "m5.2xlarge": 0.384}}
+	cfg := DefaultConfig()
+	cfg.Tolerance = 0
+	r := newTestRanker(t, cfg, prices, fakeRisks{})
+	d, err := r.Rank(context.Background(), buildRequest(t, []group{
+		{id: "large", instanceType: "m5.2xlarge", cpu: "7910m", mem: "30Gi", nodes: 1},
+		{id: "small", instanceType: "m5.large", cpu: "1930m", mem: "7Gi", nodes: 1},
+	}, pods(4, "500m", "1Gi"), false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "small has the lowest total"
+	if !strings.HasPrefix(d.Reason, want) ||
+		!strings.Contains(d.Reason, "next best large at") ||
+		!strings.Contains(d.Reason, "behind mostly on cost") {
+		t.Errorf("reason %q", d.Reason)
+	}
+}
