@@ -30,10 +30,18 @@ import (
 func renderOffline(t *testing.T, values map[string]any,
 	apiVersions ...string) []*unstructured.Unstructured {
 	t.Helper()
-	manifest, err := harness.Render(context.Background(), harness.RenderOptions{
+	return renderObjects(context.Background(), t, harness.RenderOptions{
 		ChartDir: chartDir(), Release: release, Namespace: namespace,
 		Values: values, APIVersions: apiVersions,
 	})
+}
+
+// renderObjects renders the chart and splits the manifest into objects,
+// failing the test on any error.
+func renderObjects(ctx context.Context, t *testing.T,
+	opts harness.RenderOptions) []*unstructured.Unstructured {
+	t.Helper()
+	manifest, err := harness.Render(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

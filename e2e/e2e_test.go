@@ -209,18 +209,10 @@ func (s *suite) teardown(t *testing.T) {
 func (s *suite) render(ctx context.Context, t *testing.T,
 	values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
-	manifest, err := harness.Render(ctx, harness.RenderOptions{
+	return renderObjects(ctx, t, harness.RenderOptions{
 		ChartDir: s.env.chartDir, Release: release, Namespace: namespace,
 		Values: values, Kubeconfig: s.env.kubeconfig,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	objs, err := harness.Objects(manifest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return objs
 }
 
 func (s *suite) applyChart(ctx context.Context, t *testing.T) {
