@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +18,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
 	"github.com/augur-autoscaler/augur/e2e/harness"
 )
@@ -252,24 +250,7 @@ func TestChartArgs(t *testing.T) {
 // kube-system: CA must dial a name on the certificate, on the Service's
 // gRPC port, and mount the Secret that holds the CA bundle.
 func TestClusterAutoscalerValues(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "manifests", "cluster-autoscaler-values.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		ExtraArgs          map[string]any `json:"extraArgs"`
-		ExtraVolumeSecrets map[string]struct {
-			Name      string `json:"name"`
-			MountPath string `json:"mountPath"`
-			Items     []struct {
-				Key  string `json:"key"`
-				Path string `json:"path"`
-			} `json:"items"`
-		} `json:"extraVolumeSecrets"`
-	}
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	v := readCAValues(t, filepath.Join("..", "manifests", "cluster-autoscaler-values.yaml"))
 	if got := fmt.Sprint(v.ExtraArgs["expander"]); got != "grpc,priority,least-waste" {
 		t.Errorf("expander = %q", got)
 	}

@@ -28,7 +28,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/retry"
-	"sigs.k8s.io/yaml"
 
 	"github.com/augur-autoscaler/augur/e2e/harness"
 	pb "github.com/augur-autoscaler/augur/expander/protos"
@@ -483,20 +482,7 @@ func (s *suite) replicasAvailable(ctx context.Context, t *testing.T) {
 // chart: the host CA dials and the Secret it mounts as its trust bundle.
 func (s *suite) caSettings(t *testing.T) (host, secret string) {
 	t.Helper()
-	b, err := os.ReadFile(s.env.caValues)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v struct {
-		ExtraArgs          map[string]any `json:"extraArgs"`
-		ExtraVolumeSecrets map[string]struct {
-			Name      string `json:"name"`
-			MountPath string `json:"mountPath"`
-		} `json:"extraVolumeSecrets"`
-	}
-	if err := yaml.Unmarshal(b, &v); err != nil {
-		t.Fatalf("parsing %s: %v", s.env.caValues, err)
-	}
+	v := readCAValues(t, s.env.caValues)
 	if got := fmt.Sprint(v.ExtraArgs["expander"]); !strings.HasPrefix(got, "grpc,") {
 		t.Errorf("extraArgs.expander = %q, want grpc first", got)
 	}

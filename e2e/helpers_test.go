@@ -5,11 +5,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"os"
+	"testing"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/augur-autoscaler/augur/e2e/harness"
 )
@@ -87,4 +90,32 @@ func scrapeSeries(ctx context.Context, url, name string, match map[string]string
 		}
 	}
 	return sum, nil
+}
+
+// caValues is the part of the upstream cluster-autoscaler chart's values
+// that points CA at Augur: its arguments and the Secrets it mounts.
+type caValues struct {
+	ExtraArgs          map[string]any `json:"extraArgs"`
+	ExtraVolumeSecrets map[string]struct {
+		Name      string `json:"name"`
+		MountPath string `json:"mountPath"`
+		Items     []struct {
+			Key  string `json:"key"`
+			Path string `json:"path"`
+		} `json:"items"`
+	} `json:"extraVolumeSecrets"`
+}
+
+// readCAValues reads a values override for the cluster-autoscaler chart.
+func readCAValues(t *testing.T, path string) caValues {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v caValues
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatalf("parsing %s: %v", path, err)
+	}
+	return v
 }
