@@ -120,9 +120,6 @@ func NewRanker(o RankerOptions) (*Ranker, error) {
 	return &Ranker{cfg: o.Config, prices: o.Prices, risks: o.Risks, specs: o.Specs, now: o.Now}, nil
 }
 
-// Config returns the ranker's config.
-func (r *Ranker) Config() Config { return r.cfg }
-
 // Rank scores every option of the request and chooses the best ones. It
 // returns the context's error if the context ends first.
 func (r *Ranker) Rank(ctx context.Context, req *pb.BestOptionsRequest) (*Decision, error) {
