@@ -66,14 +66,20 @@ type Candidate struct {
 	NodeCount   int
 	Template    Template
 	Demand      Demand
-	Penalties   []Penalty
+	penaltyList
+}
+
+// penaltyList holds the penalties an option was scored with, each with the
+// problem that caused it.
+type penaltyList struct {
+	Penalties []Penalty
 	// Problems explain the penalties, for the log.
 	Problems []string
 }
 
-func (c *Candidate) penalise(p Penalty, format string, args ...any) {
-	c.Penalties = append(c.Penalties, p)
-	c.Problems = append(c.Problems, fmt.Sprintf(format, args...))
+func (l *penaltyList) penalise(p Penalty, format string, args ...any) {
+	l.Penalties = append(l.Penalties, p)
+	l.Problems = append(l.Problems, fmt.Sprintf(format, args...))
 }
 
 // podCache decodes each distinct pod once per request: the autoscaler sends
@@ -109,9 +115,8 @@ type templateCache struct {
 }
 
 type templateResult struct {
-	t         Template
-	penalties []Penalty
-	problems  []string
+	t Template
+	penaltyList
 }
 
 func (tc *templateCache) get(id string) templateResult {
@@ -130,31 +135,28 @@ func (tc *templateCache) decode(id string) templateResult {
 		b, ok = tc.msgMap[id]
 	}
 	if !ok || len(b) == 0 {
-		r.penalties = append(r.penalties, PenaltyMissingTemplate)
-		r.problems = append(r.problems, "the request carries no template node for it")
+		r.penalise(PenaltyMissingTemplate, "the request carries no template node for it")
 		return r
 	}
 	var node corev1.Node
 	if err := node.Unmarshal(b); err != nil {
-		r.penalties = append(r.penalties, PenaltyUndecodableTemplate)
-		r.problems = append(r.problems, fmt.Sprintf("decoding template node: %v", err))
+		r.penalise(PenaltyUndecodableTemplate, "decoding template node: %v", err)
 		return r
 	}
 	r.t = readTemplate(&node, tc.capLabel)
+	spec, known := tc.specs.Spec(r.t.InstanceType)
 	if r.t.InstanceType == "" {
-		r.penalties = append(r.penalties, PenaltyUnknownInstanceType)
-		r.problems = append(r.problems, "template node has no instance-type label")
-	} else if _, ok := tc.specs.Spec(r.t.InstanceType); !ok {
-		r.penalties = append(r.penalties, PenaltyUnknownInstanceType)
-		r.problems = append(r.problems,
-			fmt.Sprintf("instance type %q is not in the catalogue", r.t.InstanceType))
+		r.penalise(PenaltyUnknownInstanceType, "template node has no instance-type label")
+	} else if !known {
+		r.penalise(PenaltyUnknownInstanceType, "instance type %q is not in the catalogue",
+			r.t.InstanceType)
 	}
 	if r.t.CPUMilli <= 0 || r.t.MemoryBytes <= 0 {
-		if s, ok := tc.specs.Spec(r.t.InstanceType); ok && s.VCPU > 0 && s.MemoryMiB > 0 {
-			r.t.CPUMilli, r.t.MemoryBytes = int64(s.VCPU)*1000, s.MemoryMiB<<20
+		if known && spec.VCPU > 0 && spec.MemoryMiB > 0 {
+			r.t.CPUMilli, r.t.MemoryBytes = int64(spec.VCPU)*1000, spec.MemoryMiB<<20
 		} else {
-			r.penalties = append(r.penalties, PenaltyUnknownAllocatable)
-			r.problems = append(r.problems, "template node has no allocatable cpu and memory")
+			r.penalise(PenaltyUnknownAllocatable,
+				"template node has no allocatable cpu and memory")
 		}
 	}
 	return r
@@ -213,8 +215,8 @@ func decodeRequest(ctx context.Context, req *pb.BestOptionsRequest, capLabel str
 		c.Index, c.NodeGroupID, c.NodeCount = i, opt.GetNodeGroupId(), int(opt.GetNodeCount())
 		tr := tc.get(c.NodeGroupID)
 		c.Template = tr.t
-		c.Penalties = append(c.Penalties, tr.penalties...)
-		c.Problems = append(c.Problems, tr.problems...)
+		c.Penalties = append(c.Penalties, tr.Penalties...)
+		c.Problems = append(c.Problems, tr.Problems...)
 		raw := opt.GetPodBytes()
 		if len(raw) == 0 {
 			raw = opt.GetPod()
