@@ -313,8 +313,11 @@ func selectOrigins(s *Series, models []Model, names []string,
 	}
 	for i, o := range warm {
 		scores := map[string]float64{}
-		for name, fc := range warmFcs {
-			scores[name] = windowScore(s, o, fc[i], scale)
+		for _, name := range names {
+			scores[name] = math.NaN() // known to the selector, not scored yet
+			if fc, ok := warmFcs[name]; ok {
+				scores[name] = windowScore(s, o, fc[i], scale)
+			}
 		}
 		record(sel.Observe(scores))
 	}

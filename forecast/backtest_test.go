@@ -201,6 +201,24 @@ func TestSelector(t *testing.T) {
 			want: []string{"a", "a", "b"},
 		},
 		{
+			name: "an initial champion keeps its place while it warms up",
+			opts: SelectorOptions{Windows: 2, Margin: 0.1, Initial: "slow"},
+			windows: []window{
+				{"a": 1, "slow": math.NaN()}, {"a": 1, "slow": math.NaN()},
+				{"a": 1, "slow": 1}, {"a": 1, "slow": 1}, {"a": 0.1, "slow": 1},
+				{"a": 0.1, "slow": 1},
+			},
+			want: []string{"slow", "slow", "slow", "slow", "slow", "a"},
+		},
+		{
+			name: "an initial champion that is not a candidate is replaced",
+			opts: SelectorOptions{Windows: 2, Initial: "missing"},
+			windows: []window{
+				{"a": 1, "b": 2}, {"a": 1, "b": 2},
+			},
+			want: []string{"missing", "a"},
+		},
+		{
 			name: "a champion that stops forecasting is replaced",
 			opts: SelectorOptions{Windows: 1},
 			windows: []window{
@@ -366,7 +384,7 @@ func ExampleForecaster_Forecast() {
 	fmt.Printf("%s from %s: 1 h ahead p50 %.1f, p90 %.1f, p99 %.1f\n", fc.Model,
 		fc.Start.Format(time.DateTime), fc.P50[11], fc.P90[11], fc.P99[11])
 	// Output:
-	// harmonic-ar from 2026-01-15 00:00:00: 1 h ahead p50 52.4, p90 54.4, p99 54.4
+	// harmonic-ar from 2026-01-15 00:00:00: 1 h ahead p50 52.4, p90 54.5, p99 55.0
 }
 
 func ExampleBacktest() {

@@ -64,7 +64,7 @@ func BenchmarkAccuracy(b *testing.B) {
 				b.Fatal(err)
 			}
 			res, err := Backtest(s, ms, BacktestOptions{Horizons: protocolHorizons,
-				Select: &SelectorOptions{}})
+				Select: &SelectorOptions{Initial: DefaultChampion}})
 			if err != nil {
 				b.Fatalf("backtesting %s: %v", bs.name, err)
 			}

@@ -63,11 +63,14 @@ func (c *Cleaned) Name() string { return c.opts.Name }
 func (c *Cleaned) MinPoints() int { return c.opts.Model.MinPoints() }
 
 // Fit cleans y and fits the wrapped model on the result.
-func (c *Cleaned) Fit(y []float64) (Fitted, error) {
+func (c *Cleaned) Fit(y []float64) (Fitted, error) { return c.FitAt(y, Clock{}) }
+
+// FitAt is Fit with the times of y's points, passed to the wrapped model.
+func (c *Cleaned) FitAt(y []float64, clock Clock) (Fitted, error) {
 	if err := checkTrain(c, y); err != nil {
 		return nil, err
 	}
-	f, err := c.opts.Model.Fit(c.clean(y))
+	f, err := FitAt(c.opts.Model, c.clean(y), clock)
 	if err != nil {
 		return nil, fmt.Errorf("fitting %s: %w", c.Name(), err)
 	}

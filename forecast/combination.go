@@ -44,10 +44,13 @@ func (c *Combination) MinPoints() int {
 }
 
 // Fit fits every member on y.
-func (c *Combination) Fit(y []float64) (Fitted, error) {
+func (c *Combination) Fit(y []float64) (Fitted, error) { return c.FitAt(y, Clock{}) }
+
+// FitAt fits every member on y, passing the clock to those that use it.
+func (c *Combination) FitAt(y []float64, clock Clock) (Fitted, error) {
 	fits := make([]Fitted, len(c.members))
 	for i, m := range c.members {
-		f, err := m.Fit(y)
+		f, err := FitAt(m, y, clock)
 		if err != nil {
 			return nil, fmt.Errorf("fitting %s: %w", c.name, err)
 		}

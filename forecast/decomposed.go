@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // DecomposedOptions configures [NewDecomposed].
@@ -21,6 +22,15 @@ type DecomposedOptions struct {
 	// Level forecasts the seasonally adjusted series; nil means damped
 	// Holt ([NewHoltWinters] with TrendDamped and SeasonNone).
 	Level Model
+	// Workweek keeps separate main profiles for working days (Monday to
+	// Friday) and weekends when the points' times are known ([FitAt]), the
+	// long profile is not in use (too little data for two long periods)
+	// and the training data holds at least a day of each kind. It is a
+	// weekly season that needs days, not weeks, of history.
+	Workweek bool
+	// Location decides where days begin and which weekday a point falls
+	// on; nil means the location of the clock's start time.
+	Location *time.Location
 	// Name labels the model; empty means "decomposed".
 	Name string
 }
@@ -43,8 +53,10 @@ type Decomposed struct {
 //	S     = S smoothed by a circular Smooth-point mean, shifted to mean zero
 //
 // and the same on d(t) - S(t mod m) for the long period (with a
-// 2*Smooth+3-point smoother). The adjusted series y(t) - S(t) - L(t) is forecast with
-// [NewHoltWinters] using TrendDamped and SeasonNone.
+// 2*Smooth+3-point smoother). With Workweek and too little data for the
+// long period, S is instead one profile for working days and one for
+// weekends (see workweekProfiles). The adjusted series y(t) - S(t) - L(t)
+// is forecast with the Level model, damped Holt by default.
 func NewDecomposed(opts DecomposedOptions) (*Decomposed, error) {
 	if opts.Period < 4 {
 		return nil, fmt.Errorf("creating decomposed model: period %d is below 4", opts.Period)
@@ -91,12 +103,20 @@ func (m *Decomposed) MinPoints() int { return max(2*m.opts.Period, m.level.MinPo
 type decomposedFit struct {
 	period, long int
 	short, longS []float64 // profiles by phase
-	level        Fitted
-	n            int
+	// With week set, short is the working-day profile and weekend the
+	// weekend one.
+	week    *workweek
+	weekend []float64
+	level   Fitted
+	n       int
 }
 
 // Fit estimates the profiles and the level model on y.
-func (m *Decomposed) Fit(y []float64) (Fitted, error) {
+func (m *Decomposed) Fit(y []float64) (Fitted, error) { return m.FitAt(y, Clock{}) }
+
+// FitAt is Fit with the times of y's points, which the Workweek option
+// needs.
+func (m *Decomposed) FitAt(y []float64, clock Clock) (Fitted, error) {
 	if err := checkTrain(m, y); err != nil {
 		return nil, err
 	}
@@ -108,13 +128,18 @@ func (m *Decomposed) Fit(y []float64) (Fitted, error) {
 	for t := lo; t < hi; t++ {
 		d[t] = y[t] - trend[t]
 	}
-	f.short = profile(d, lo, hi, p, m.opts.HalfLife*float64(p), m.opts.Smooth)
-	if lp := m.opts.LongPeriod; lp > 0 && n >= 2*lp {
+	tau := m.opts.HalfLife * float64(p)
+	f.short = profile(d, lo, hi, p, tau, m.opts.Smooth, nil)
+	longOK := m.opts.LongPeriod > 0 && n >= 2*m.opts.LongPeriod
+	if m.opts.Workweek && clock.Known() && !longOK {
+		f.workweekProfiles(y, newWorkweek(clock, m.opts.Location), tau, m.opts.Smooth)
+	}
+	if lp := m.opts.LongPeriod; longOK {
 		for t := lo; t < hi; t++ {
 			d[t] -= f.short[t%p]
 		}
 		f.long = lp
-		f.longS = profile(d, lo, hi, lp, m.opts.HalfLife*float64(lp), 2*m.opts.Smooth+3)
+		f.longS = profile(d, lo, hi, lp, m.opts.HalfLife*float64(lp), 2*m.opts.Smooth+3, nil)
 	}
 	adj := make([]float64, n)
 	for t := range y {
@@ -128,7 +153,47 @@ func (m *Decomposed) Fit(y []float64) (Fitted, error) {
 	return f, nil
 }
 
+// workweekProfiles replaces the main profile with one for working days
+// and one for weekends when y holds at least a period of each. Both are
+// deviations from one level, the mean of y, so that a working day's
+// higher level is part of its profile and the change of kind at midnight
+// adds no step; every point counts, since the only working day is often
+// at an end where the centred mean is not defined. Each is shrunk towards
+// the profile of all days as if one more period had followed it:
+//
+//	S_kind = (d*S_kind_raw + S_all) / (d + 1),  d = periods of that kind
+func (f *decomposedFit) workweekProfiles(y []float64, w *workweek, tau float64, smooth int) {
+	n, p := len(y), f.period
+	work, rest := w.count(n)
+	if work < p || rest < p {
+		return
+	}
+	mu := mean(y)
+	d := make([]float64, n)
+	for t, v := range y {
+		d[t] = v - mu
+	}
+	all := profile(d, 0, n, p, tau, smooth, nil)
+	isWork := func(t int) bool { return !w.weekend(t) }
+	f.short = shrink(profile(d, 0, n, p, tau, smooth, isWork), all, float64(work)/float64(p))
+	f.weekend = shrink(profile(d, 0, n, p, tau, smooth, w.weekend), all, float64(rest)/float64(p))
+	f.week = w
+}
+
+// shrink moves x towards the profile toward by one period's weight
+// against days periods of x's own data, in place.
+func shrink(x, toward []float64, days float64) []float64 {
+	w := days / (days + 1)
+	for j := range x {
+		x[j] = w*x[j] + (1-w)*toward[j]
+	}
+	return x
+}
+
 func (f *decomposedFit) season(t int) float64 {
+	if f.week != nil && f.week.weekend(t) {
+		return f.weekend[t%f.period]
+	}
 	v := f.short[t%f.period]
 	if f.long > 0 {
 		v += f.longS[t%f.long]
@@ -184,14 +249,20 @@ func centredMean(y []float64, m int) ([]float64, int, int) {
 }
 
 // profile is the exponentially weighted mean of d by phase t mod period
-// over [lo, hi), smoothed by a circular mean of width smooth and shifted to
-// mean zero. tau is the age in points at which a weight halves.
-func profile(d []float64, lo, hi, period int, tau float64, smooth int) []float64 {
+// over the points of [lo, hi) that keep accepts (all when keep is nil),
+// smoothed by a circular mean of width smooth and shifted to mean zero.
+// tau is the age in points at which a weight halves.
+func profile(d []float64, lo, hi, period int, tau float64, smooth int,
+	keep func(int) bool) []float64 {
 	sum := make([]float64, period)
 	wsum := make([]float64, period)
 	decay := math.Pow(0.5, 1/tau)
 	w := 1.0
 	for t := hi - 1; t >= lo; t-- {
+		if keep != nil && !keep(t) {
+			w *= decay
+			continue
+		}
 		sum[t%period] += w * d[t]
 		wsum[t%period] += w
 		w *= decay

@@ -65,8 +65,10 @@ type Forecast struct {
 	Point []float64
 	// P50, P90 and P99 are the 50th, 90th and 99th percentiles. P50 is
 	// Point; P90 and P99 add how far the 90th and 99th percentiles of the
-	// out-of-sample errors at that step lie above their median, widened
-	// where needed so that no step is narrower than the one before.
+	// out-of-sample errors at that step lie above their median (errors
+	// relative to the level for a series that is never negative, see
+	// [Forecaster.Forecast]), widened where needed so that no step is
+	// narrower than the one before.
 	P50, P90, P99 []float64
 	// Scale is a robust spread of the errors at that step:
 	// 1.4826 * median(|e - median(e)|), which equals the standard
@@ -86,6 +88,10 @@ type Forecast struct {
 // every origin; the errors e = actual - forecast at each step (on points
 // that are not Filled) give that step's quantiles. The model is then
 // refitted on all of s for the forecast itself.
+//
+// When no value of s is negative, forecasts are cut at zero and the
+// quantiles are those of e / max(forecast, L) times max(p50, L), L a tenth
+// of the mean of |s|: the interval widens with the level forecast.
 func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 	if h < 1 {
 		return nil, fmt.Errorf("forecasting %s: horizon %d is not positive", s.Name, h)
@@ -102,7 +108,7 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		P99: make([]float64, h), Scale: make([]float64, h), Samples: make([]int, h),
 		MAE: make([]float64, h),
 	}
-	errs, err := f.calibrate(s, n-c, h, out.Point)
+	errs, bases, err := f.calibrate(s, n-c, h, out.Point)
 	if err != nil {
 		return nil, err
 	}
@@ -111,26 +117,48 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 			"gaps, so no interval can be calibrated", s.Name, f.model.Name(), c)
 	}
 	if !f.single {
-		fit, err := f.model.Fit(s.Values)
+		fit, err := FitAt(f.model, s.Values, clockOf(s, 0))
 		if err != nil {
 			return nil, fmt.Errorf("forecasting %s: %w", s.Name, err)
 		}
 		fit.Forecast(out.Point)
 	}
+	// A series that was never negative (CPU, memory, pods) is not
+	// forecast negative, and its errors are taken relative to the level
+	// forecast, since such series swing more when they are busy.
+	nonNeg := nonNegative(s.Values)
+	floor := levelFloor(s.Values)
+	if nonNeg {
+		for k := range out.Point {
+			out.Point[k] = math.Max(out.Point[k], 0)
+		}
+	}
 	buf := make([]float64, s.Len())
 	for k := range h {
-		e := errs[k]
+		e, b := errs[k], bases[k]
 		if len(e) == 0 && k > 0 {
 			// No scored actual this far ahead: borrow the previous step's
 			// spread rather than pretend to be sure.
-			e = errs[k-1]
+			e, b = errs[k-1], bases[k-1]
 		}
-		errs[k] = e
+		errs[k], bases[k] = e, b
 		out.Samples[k] = len(e)
 		out.MAE[k] = meanAbs(e)
-		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
 		out.P50[k] = out.Point[k]
-		up90, up99 := q90-q50, q99-q50
+		var up90, up99 float64
+		if nonNeg {
+			rel := buf[:len(e)]
+			for i := range e {
+				rel[i] = e[i] / b[i]
+			}
+			r50, r90, r99 := quantile(rel, 0.5), quantile(rel, 0.9), quantile(rel, 0.99)
+			level := math.Max(out.Point[k], floor)
+			up90, up99 = (r90-r50)*level, (r99-r50)*level
+		}
+		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
+		if !nonNeg {
+			up90, up99 = q90-q50, q99-q50
+		}
 		if k > 0 { // uncertainty does not shrink with the horizon
 			up90 = math.Max(up90, out.P90[k-1]-out.P50[k-1])
 			up99 = math.Max(up99, out.P99[k-1]-out.P50[k-1])
@@ -142,18 +170,22 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 	return out, nil
 }
 
-// calibrate returns the out-of-sample errors per step and writes the
-// frozen model's forecast from the end of s into last.
-func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) ([][]float64, error) {
-	fit, err := f.model.Fit(s.Values[:head])
+// calibrate returns the out-of-sample errors per step, the level each
+// was made at (the forecast, at least levelFloor) and writes the frozen
+// model's forecast from the end of s into last.
+func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) (errs, bases [][]float64,
+	err error) {
+	fit, err := FitAt(f.model, s.Values[:head], clockOf(s, 0))
 	if err != nil {
-		return nil, fmt.Errorf("calibrating %s on %s: %w", f.model.Name(), s.Name, err)
+		return nil, nil, fmt.Errorf("calibrating %s on %s: %w", f.model.Name(), s.Name, err)
 	}
 	n := s.Len()
-	errs := make([][]float64, h)
+	errs = make([][]float64, h)
+	bases = make([][]float64, h)
 	for k := range errs {
 		errs[k] = make([]float64, 0, n-head)
 	}
+	floor := levelFloor(s.Values)
 	fit.Walk(s.Values, head, h, func(o int, fc []float64) {
 		if o == n {
 			copy(last, fc)
@@ -163,11 +195,19 @@ func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) ([][]floa
 				e := s.Values[o+k] - fc[k]
 				if !math.IsNaN(e) && !math.IsInf(e, 0) {
 					errs[k] = append(errs[k], e)
+					bases[k] = append(bases[k], math.Max(fc[k], floor))
 				}
 			}
 		}
 	})
-	return errs, nil
+	return errs, bases, nil
+}
+
+// levelFloor is the smallest level relative errors are taken against: a
+// tenth of the mean absolute value of y, so that errors made near zero do
+// not become huge ratios.
+func levelFloor(y []float64) float64 {
+	return math.Max(0.1*meanAbs(y), 1e-12)
 }
 
 // quantile returns the p-quantile of x by linear interpolation between
@@ -243,4 +283,14 @@ func robustScale(x []float64, med, level float64, buf []float64) float64 {
 		d[i] = math.Abs(v - med)
 	}
 	return math.Max(1.4826*quantile(d, 0.5), floor)
+}
+
+// nonNegative reports whether no value of y is below zero.
+func nonNegative(y []float64) bool {
+	for _, v := range y {
+		if v < 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"gonum.org/v1/gonum/mat"
 )
@@ -28,6 +29,17 @@ type HarmonicOptions struct {
 	// AR is the order of the autoregression fitted to the residuals of the
 	// regression; 0 leaves the residuals alone.
 	AR int
+	// Workweek gives working days (Monday to Friday) and weekends their
+	// own intercept and terms of the shortest cycle when the points' times
+	// are known ([FitAt]), no longer cycle is in the fit and the training
+	// data holds at least one shortest cycle of each kind. Both kinds'
+	// departures from the shared terms are shrunk towards zero as if one
+	// more cycle of data had shown none, so a single Friday is half
+	// believed.
+	Workweek bool
+	// Location decides where days begin and which weekday a point falls
+	// on; nil means the location of the clock's start time.
+	Location *time.Location
 	// Name labels the model; empty means "harmonic-ar".
 	Name string
 }
@@ -117,6 +129,10 @@ type harmonicFit struct {
 	n     int
 	trend bool
 	terms []term
+	// week splits the regression into working days and weekends; kinds
+	// are the terms it repeats for each kind.
+	week  *workweek
+	kinds []term
 	coef  []float64 // intercept, trend?, then sin, cos per term
 	ar    []float64 // ar[i] multiplies r(t-1-i)
 	resid []float64 // the last len(ar) training residuals
@@ -139,12 +155,38 @@ func (f *harmonicFit) tables() {
 }
 
 // Fit estimates the regression and the residual autoregression on y.
-func (m *Harmonic) Fit(y []float64) (Fitted, error) {
+func (m *Harmonic) Fit(y []float64) (Fitted, error) { return m.FitAt(y, Clock{}) }
+
+// FitAt is Fit with the times of y's points, which the Workweek option
+// needs.
+func (m *Harmonic) FitAt(y []float64, clock Clock) (Fitted, error) {
 	if err := checkTrain(m, y); err != nil {
 		return nil, err
 	}
 	n := len(y)
 	f := &harmonicFit{name: m.Name(), n: n, trend: m.opts.Trend, terms: m.terms(n)}
+	shortest := 0
+	for _, s := range m.opts.Seasons {
+		if shortest == 0 || s.Period < shortest {
+			shortest = s.Period
+		}
+	}
+	if m.opts.Workweek && clock.Known() && shortest > 0 && len(f.terms) > 0 {
+		longer := false
+		for _, tm := range f.terms {
+			longer = longer || tm.period > shortest
+		}
+		w := newWorkweek(clock, m.opts.Location)
+		work, rest := w.count(n)
+		if !longer && work >= shortest && rest >= shortest {
+			f.week = w
+			for _, tm := range f.terms {
+				if tm.period == shortest {
+					f.kinds = append(f.kinds, tm)
+				}
+			}
+		}
+	}
 	f.tables()
 	p := f.width()
 	raw := make([]float64, n*p)
@@ -152,7 +194,22 @@ func (m *Harmonic) Fit(y []float64) (Fitted, error) {
 		f.regressors(t, raw[t*p:(t+1)*p])
 	}
 	x := mat.NewDense(n, p, raw)
-	coef, err := leastSquares(x, y)
+	var pen []float64
+	if f.week != nil {
+		// One more cycle showing no departure: each column's sum of
+		// squares over a cycle (1 for the intercept, 1/2 for a sine or
+		// cosine, per point).
+		pen = make([]float64, p)
+		base := p - 2*(1+2*len(f.kinds))
+		for kind := range 2 {
+			i := base + kind*(1+2*len(f.kinds))
+			pen[i] = float64(shortest)
+			for j := 1; j <= 2*len(f.kinds); j++ {
+				pen[i+j] = float64(shortest) / 2
+			}
+		}
+	}
+	coef, err := ridgeLeastSquares(x, y, pen)
 	if err != nil {
 		return nil, fmt.Errorf("fitting %s: %w", m.Name(), err)
 	}
@@ -178,6 +235,9 @@ func (f *harmonicFit) width() int {
 	if f.trend {
 		w++
 	}
+	if f.week != nil {
+		w += 2 * (1 + 2*len(f.kinds))
+	}
 	return w
 }
 
@@ -192,6 +252,21 @@ func (f *harmonicFit) regressors(t int, row []float64) {
 	for _, tm := range f.terms {
 		// The phase is reduced modulo the period, so large t loses no
 		// precision.
+		ph := (t * tm.k) % tm.period
+		row[i], row[i+1] = f.sin[tm.period][ph], f.cos[tm.period][ph]
+		i += 2
+	}
+	if f.week == nil {
+		return
+	}
+	// A working day's block, then a weekend's; the other kind's is zero.
+	clear(row[i:])
+	if f.week.weekend(t) {
+		i += 1 + 2*len(f.kinds)
+	}
+	row[i] = 1
+	i++
+	for _, tm := range f.kinds {
 		ph := (t * tm.k) % tm.period
 		row[i], row[i+1] = f.sin[tm.period][ph], f.cos[tm.period][ph]
 		i += 2
@@ -261,6 +336,12 @@ func (f *harmonicFit) Walk(y []float64, from, h int, emit func(int, []float64)) 
 // tiny ridge (1e-9 of the mean diagonal) that keeps them positive definite
 // when columns are nearly collinear.
 func leastSquares(x *mat.Dense, y []float64) ([]float64, error) {
+	return ridgeLeastSquares(x, y, nil)
+}
+
+// ridgeLeastSquares solves min ||x*b - y||^2 + sum_i pen[i]*b_i^2 (no
+// penalty when pen is nil) plus leastSquares' tiny ridge.
+func ridgeLeastSquares(x *mat.Dense, y, pen []float64) ([]float64, error) {
 	_, p := x.Dims()
 	var xtx mat.SymDense
 	xtx.SymOuterK(1, x.T())
@@ -273,7 +354,11 @@ func leastSquares(x *mat.Dense, y []float64) ([]float64, error) {
 		ridge = 1e-12
 	}
 	for i := range p {
-		xtx.SetSym(i, i, xtx.At(i, i)+ridge)
+		extra := ridge
+		if pen != nil {
+			extra += pen[i]
+		}
+		xtx.SetSym(i, i, xtx.At(i, i)+extra)
 	}
 	var xty mat.VecDense
 	xty.MulVec(x.T(), mat.NewVecDense(len(y), y))

@@ -9,17 +9,22 @@ import (
 // SelectorOptions configures [NewSelector].
 type SelectorOptions struct {
 	// Margin is how much better a challenger's mean score must be:
-	// challenger <= (1 - Margin) * champion. Zero means 0.05.
+	// challenger <= (1 - Margin) * champion. Zero means 0.1.
 	Margin float64
 	// Windows is how many of the latest scored windows are compared. Zero
-	// means 6.
+	// means 12: a day of windows two hours apart, so a model good only at
+	// night does not win.
 	Windows int
 	// MinWins is how many of those windows the challenger must win. Zero
-	// means two thirds of Windows, rounded up.
+	// means three quarters of Windows, rounded up (9 of 12: a fair coin
+	// does that one time in 14).
 	MinWins int
 	// Initial is the champion before any window is seen, which every
 	// challenger must then beat by the margin. Empty means none: the best
-	// mean over the first Windows windows becomes champion outright.
+	// mean over the first Windows windows becomes champion outright. A
+	// champion with too few scores yet (it needs more history than the
+	// others) keeps its place until it can be compared; one that stops
+	// scoring, or is not among the scored models, is replaced outright.
 	Initial string
 	// Logger receives one line per change of champion; nil discards.
 	Logger *slog.Logger
@@ -34,6 +39,7 @@ type Selector struct {
 	opts     SelectorOptions
 	champion string
 	history  map[string][]float64
+	scored   map[string]int // finite scores ever seen, by model
 	seen     int
 }
 
@@ -53,18 +59,19 @@ type Switch struct {
 // NewSelector returns a selector with no champion yet.
 func NewSelector(opts SelectorOptions) *Selector {
 	if opts.Margin == 0 {
-		opts.Margin = 0.05
+		opts.Margin = 0.1
 	}
 	if opts.Windows <= 0 {
-		opts.Windows = 6
+		opts.Windows = 12
 	}
 	if opts.MinWins <= 0 {
-		opts.MinWins = (2*opts.Windows + 2) / 3
+		opts.MinWins = (3*opts.Windows + 3) / 4
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Selector{opts: opts, champion: opts.Initial, history: map[string][]float64{}}
+	return &Selector{opts: opts, champion: opts.Initial, history: map[string][]float64{},
+		scored: map[string]int{}}
 }
 
 // Champion returns the current champion, or "" before the first choice.
@@ -86,6 +93,9 @@ func (s *Selector) Observe(scores map[string]float64) (Switch, bool) {
 			v = math.NaN()
 		}
 		h = append(h, v)
+		if finite(v) {
+			s.scored[name]++
+		}
 		if len(h) > s.opts.Windows {
 			h = h[len(h)-s.opts.Windows:]
 		}
@@ -107,6 +117,11 @@ func (s *Selector) Observe(scores map[string]float64) (Switch, bool) {
 	}
 	champMean, ok := s.mean(s.champion)
 	if !ok {
+		if !s.stopped(s.champion) {
+			// Still short of Windows scores (it needs more history than
+			// the others): keep it until it can be compared.
+			return Switch{}, false
+		}
 		// The champion stopped producing forecasts: replace it outright.
 		return s.switchTo(Switch{From: s.champion, To: best, FromScore: math.NaN(),
 			ToScore: bestMean, Windows: s.opts.Windows})
@@ -153,6 +168,19 @@ func (s *Selector) mean(name string) (float64, bool) {
 	}
 	return sum / float64(s.opts.Windows), true
 }
+
+// stopped reports whether a model is unknown, or scored before and has
+// no score for the latest window. A model that has not scored yet is
+// warming up, not stopped.
+func (s *Selector) stopped(name string) bool {
+	h, ok := s.history[name]
+	if !ok {
+		return true
+	}
+	return s.scored[name] > 0 && !finite(h[len(h)-1])
+}
+
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // best returns the model with the lowest complete mean; ties go to the
 // name that sorts first, so the choice is deterministic.

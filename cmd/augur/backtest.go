@@ -99,7 +99,7 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	bopts := forecast.BacktestOptions{Horizons: []int{step},
-		Select: &forecast.SelectorOptions{Logger: logger}}
+		Select: &forecast.SelectorOptions{Initial: forecast.DefaultChampion, Logger: logger}}
 	var fw *forecastWriter
 	if o.forecastsOut != "" {
 		fw, err = newForecastWriter(o.forecastsOut)
