@@ -37,10 +37,18 @@ func FitAt(m Model, y []float64, c Clock) (Fitted, error) {
 func clockOf(s *Series, from int) Clock { return Clock{Start: s.Time(from), Step: s.Step} }
 
 // workweek tells working days (Monday to Friday) from weekends for the
-// points of one clock.
+// points of one clock. It finds the local midnights after the start once
+// (time.Date, so days of 23 or 25 hours are right) and then answers by
+// index, without a time conversion per point.
 type workweek struct {
 	clock Clock
 	loc   *time.Location
+	first time.Weekday // of the local day holding the start
+	// midnights[i] is the time from the start to the beginning of local
+	// day i+1 (day 0 holds the start).
+	midnights []time.Duration
+	y, d      int
+	m         time.Month
 }
 
 // newWorkweek returns the workweek of clock in loc (nil: the clock's own
@@ -49,13 +57,32 @@ func newWorkweek(clock Clock, loc *time.Location) *workweek {
 	if loc == nil {
 		loc = clock.Start.Location()
 	}
-	return &workweek{clock: clock, loc: loc}
+	local := clock.Start.In(loc)
+	y, m, d := local.Date()
+	return &workweek{clock: clock, loc: loc, first: local.Weekday(), y: y, m: m, d: d}
+}
+
+// day returns the index of the local day that point t falls on.
+func (w *workweek) day(t int) int {
+	e := time.Duration(t) * w.clock.Step
+	for len(w.midnights) == 0 || w.midnights[len(w.midnights)-1] <= e {
+		next := time.Date(w.y, w.m, w.d+len(w.midnights)+1, 0, 0, 0, 0, w.loc)
+		w.midnights = append(w.midnights, next.Sub(w.clock.Start))
+	}
+	i := min(int(e/(24*time.Hour)), len(w.midnights)-1)
+	for i > 0 && w.midnights[i-1] > e {
+		i--
+	}
+	for w.midnights[i] <= e {
+		i++
+	}
+	return i
 }
 
 // weekend reports whether point t falls on a Saturday or Sunday.
 func (w *workweek) weekend(t int) bool {
-	switch w.clock.Time(t).In(w.loc).Weekday() {
-	case time.Saturday, time.Sunday:
+	switch (int(w.first) + w.day(t)) % 7 {
+	case int(time.Saturday), int(time.Sunday):
 		return true
 	}
 	return false

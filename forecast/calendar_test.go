@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 	"time"
+	_ "time/tzdata" // a zone with summer time, whatever the machine has
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -297,5 +298,33 @@ func TestClockedWalkNeverSeesTheFuture(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// The day-by-index answer agrees with converting every point's time, in
+// a zone with summer time, across both of its changes of the year.
+func TestWorkweekMatchesTimeConversion(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		start time.Time
+		step  time.Duration
+	}{
+		{time.Date(2024, 3, 28, 22, 10, 0, 0, time.UTC), 5 * time.Minute},
+		{time.Date(2024, 10, 24, 3, 0, 0, 0, time.UTC), 7 * time.Minute},
+		{time.Date(2024, 10, 24, 3, 0, 0, 0, time.UTC), 25 * time.Hour},
+	} {
+		clock := Clock{Start: tt.start, Step: tt.step}
+		w := newWorkweek(clock, berlin)
+		for i := range 5000 {
+			wd := clock.Time(i).In(berlin).Weekday()
+			want := wd == time.Saturday || wd == time.Sunday
+			if got := w.weekend(i); got != want {
+				t.Fatalf("start %s step %s point %d (%s): weekend %v, want %v",
+					tt.start, tt.step, i, clock.Time(i).In(berlin), got, want)
+			}
+		}
 	}
 }

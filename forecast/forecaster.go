@@ -151,11 +151,11 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 			for i := range e {
 				rel[i] = e[i] / b[i]
 			}
-			r50, r90, r99 := quantile(rel, 0.5), quantile(rel, 0.9), quantile(rel, 0.99)
+			r50, r90, r99 := upperQuantiles(rel)
 			level := math.Max(out.Point[k], floor)
 			up90, up99 = (r90-r50)*level, (r99-r50)*level
 		}
-		q50, q90, q99 := quantile(e, 0.5), quantile(e, 0.9), quantile(e, 0.99)
+		q50, q90, q99 := upperQuantiles(e)
 		if !nonNeg {
 			up90, up99 = q90-q50, q99-q50
 		}
@@ -184,6 +184,7 @@ func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) (errs, ba
 	bases = make([][]float64, h)
 	for k := range errs {
 		errs[k] = make([]float64, 0, n-head)
+		bases[k] = make([]float64, 0, n-head)
 	}
 	floor := levelFloor(s.Values)
 	fit.Walk(s.Values, head, h, func(o int, fc []float64) {
@@ -224,6 +225,30 @@ func quantile(x []float64, p float64) float64 {
 	}
 	hi := slices.Min(x[i+1:])
 	return lo + (pos-float64(i))*(hi-lo)
+}
+
+// upperQuantiles returns the 0.5, 0.9 and 0.99 quantiles of x as
+// quantile does, reordering x. Each selection runs on the part of x above
+// the previous one, which a selection leaves in place.
+func upperQuantiles(x []float64) (q50, q90, q99 float64) {
+	n := len(x)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	at := func(p float64, from int) (float64, int) {
+		pos := p * float64(n-1)
+		i := int(pos)
+		lo := nthElement(x[from:], i-from)
+		if i >= n-1 {
+			return lo, i
+		}
+		hi := slices.Min(x[i+1:])
+		return lo + (pos-float64(i))*(hi-lo), i
+	}
+	q50, i := at(0.5, 0)
+	q90, i = at(0.9, i)
+	q99, _ = at(0.99, i)
+	return q50, q90, q99
 }
 
 // nthElement reorders x so that x[k] is the value a full sort would put

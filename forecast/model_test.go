@@ -396,6 +396,16 @@ func TestQuantileMatchesSort(t *testing.T) {
 				t.Errorf("n=%d p=%g: quantile %g, want %g", n, p, got, want)
 			}
 		}
+		y := append([]float64(nil), x...)
+		a, b, c := upperQuantiles(y)
+		got := []float64{a, b, c}
+		var want []float64
+		for _, p := range []float64{0.5, 0.9, 0.99} {
+			want = append(want, quantile(append([]float64(nil), x...), p))
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("n=%d: upperQuantiles (-quantile +upper):\n%s", n, diff)
+		}
 	}
 }
 
