@@ -28,6 +28,7 @@ type backtestOptions struct {
 	horizon      time.Duration
 	format       string
 	forecastsOut string
+	timezone     string
 }
 
 // Validate names every bad field at once.
@@ -45,6 +46,11 @@ func (o *backtestOptions) Validate() error {
 	if o.format != "table" && o.format != "json" {
 		errs = append(errs, fmt.Errorf("--format %q: want table or json", o.format))
 	}
+	if o.timezone != "" {
+		if _, err := time.LoadLocation(o.timezone); err != nil {
+			errs = append(errs, fmt.Errorf("--timezone %q: %w", o.timezone, err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -60,6 +66,9 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 		"grid step; required without a time column, inferred otherwise")
 	fs.DurationVar(&o.horizon, "horizon", time.Hour, "forecast horizon scored")
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
+	fs.StringVar(&o.timezone, "timezone", "",
+		"IANA zone in which days and weekdays are counted, e.g. Europe/Berlin "+
+			"(default: the timestamps' own offset, UTC when they have none)")
 	fs.StringVar(&o.forecastsOut, "forecasts-out", "",
 		"also write every forecast (model,origin,step,actual,p50,p90,p99) to this CSV file")
 	fs.Usage = func() {
@@ -79,6 +88,10 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 	s, rep, err := readSeries(o)
 	if err != nil {
 		return err
+	}
+	if o.timezone != "" {
+		loc, _ := time.LoadLocation(o.timezone) // checked by Validate
+		s.Start = s.Start.In(loc)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 	if rep.Gaps > 0 || rep.Irregular > 0 || rep.Dropped > 0 {

@@ -104,6 +104,8 @@ func TestBacktestTableFormats(t *testing.T) {
 		{"rfc3339", func(ts time.Time) string { return ts.Format(time.RFC3339) }, nil},
 		{"seconds", func(ts time.Time) string { return fmt.Sprint(ts.Unix()) }, nil},
 		{"no time column", nil, []string{"--interval", "5m"}},
+		{"time zone", func(ts time.Time) string { return ts.Format(time.DateTime) },
+			[]string{"--timezone", "America/New_York"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +153,8 @@ func TestBacktestErrors(t *testing.T) {
 			"not a whole number"},
 		{"no time column without interval", []string{"--input", good, "--time-column", "-"},
 			"interval is required"},
+		{"unknown time zone", []string{"--input", good, "--timezone", "Mars/Olympus"},
+			`--timezone "Mars/Olympus"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

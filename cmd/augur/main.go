@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"syscall"
+	_ "time/tzdata" // --timezone works where the system has no zone files
 )
 
 // Set at link time by the Makefile.
