@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -57,7 +58,12 @@ func BenchmarkAccuracy(b *testing.B) {
 			r.secs = append(r.secs, sc.FitSeconds)
 		}
 		fmt.Printf("\nper series, 1 h ahead (12 steps): MASE (p90 coverage)\n")
-		for _, bs := range accuracySeries {
+		all := append(slices.Clone(accuracySeries), holdoutSeries(b)...)
+		perSet := map[string]int{}
+		for _, bs := range all {
+			perSet[bs.set]++
+		}
+		for _, bs := range all {
 			s := loadSeries(b, bs)
 			ms, err := DefaultModels(s.PerDay())
 			if err != nil {
@@ -76,19 +82,24 @@ func BenchmarkAccuracy(b *testing.B) {
 				}
 				scores = append(scores, rs...)
 			}
-			fmt.Printf("%-24s", bs.name)
+			quiet := bs.set == holdoutSet
+			if !quiet {
+				fmt.Printf("%-24s", bs.name)
+			}
 			for _, sc := range scores {
 				add(bs.set, sc)
-				if sc.Step == 12 {
+				if sc.Step == 12 && !quiet {
 					fmt.Printf("  %s %.3f (%.2f)", sc.Model, sc.MASE, sc.CoverageP90)
 				}
 			}
-			fmt.Printf("  selected %s\n", res.Selected)
+			if !quiet {
+				fmt.Printf("  selected %s\n", res.Selected)
+			}
 		}
 		if !withR {
 			fmt.Println("\n(R's forecast package not installed: no R stlf rows)")
 		}
-		for _, set := range []string{"seasonal", "nab", "alibaba"} {
+		for _, set := range []string{"seasonal", "nab", "alibaba", holdoutSet} {
 			fmt.Printf("\nset %s: mean MASE / mean p90 coverage / mean fit+forecast ms\n", set)
 			fmt.Printf("%-26s", "model")
 			for _, h := range protocolHorizons {
@@ -105,8 +116,8 @@ func BenchmarkAccuracy(b *testing.B) {
 					r := byStep[h]
 					n := len(r.mase)
 					label := ""
-					if n < len(seriesOf(set)) {
-						label = fmt.Sprintf(" [%d/%d]", n, len(seriesOf(set)))
+					if n < perSet[set] {
+						label = fmt.Sprintf(" [%d/%d]", n, perSet[set])
 					}
 					fmt.Printf("  %6.3f / %4.2f / %5.1f%s", meanOf(r.mase), meanOf(r.cov),
 						1e3*meanOf(r.secs), label)
@@ -124,16 +135,6 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
-}
-
-func seriesOf(set string) []benchSeries {
-	var out []benchSeries
-	for _, s := range accuracySeries {
-		if s.set == set {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 func meanOf(x []float64) float64 {

@@ -1,8 +1,10 @@
 package forecast
 
 import (
+	"encoding/csv"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -55,4 +57,36 @@ func loadSeries(tb testing.TB, bs benchSeries) *Series {
 		tb.Fatalf("reading %s: %v", path, err)
 	}
 	return s
+}
+
+// holdoutSet names the series no model or default was chosen on: every
+// cluster of the November capacity file outside the seasonal set.
+const holdoutSet = "holdout"
+
+// holdoutSeries lists the holdout set, or nothing when the data is
+// absent.
+func holdoutSeries(tb testing.TB) []benchSeries {
+	tb.Helper()
+	f, err := os.Open(filepath.Join(dataDir, capacityNov))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	header, err := csv.NewReader(f).Read()
+	if err != nil {
+		tb.Fatalf("reading %s: %v", capacityNov, err)
+	}
+	var used []string
+	for _, bs := range accuracySeries {
+		if bs.file == capacityNov {
+			used = append(used, bs.column)
+		}
+	}
+	var out []benchSeries
+	for _, col := range header[1:] {
+		if !slices.Contains(used, col) {
+			out = append(out, benchSeries{holdoutSet, "capacity nov " + col, capacityNov, col})
+		}
+	}
+	return out
 }
