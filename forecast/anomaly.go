@@ -289,6 +289,10 @@ func (m *Monitor) refit() {
 func (m *Monitor) refitCandidates(s *Series) {
 	if done := m.seen - m.fcAt; m.candFc != nil && done > 0 {
 		scores := map[string]float64{}
+		for _, f := range m.opts.Candidates {
+			// A candidate that could not forecast yet is known, not scored.
+			scores[f.Model().Name()] = math.NaN()
+		}
 		for name, fc := range m.candFc {
 			scores[name] = m.windowError(fc, done)
 		}

@@ -358,6 +358,35 @@ func TestMonitorSelectsChampion(t *testing.T) {
 	}
 }
 
+// An initial champion that needs more history than the others is not
+// replaced while it cannot forecast yet.
+func TestMonitorKeepsWarmingChampion(t *testing.T) {
+	y := synthetic(6*testDay, 100, 0, 20, 0, 0.5, 9)
+	harm, _ := NewHarmonic(HarmonicOptions{Seasons: []Harmonics{{testDay, 3}}, AR: 24})
+	var cands []*Forecaster
+	for _, m := range []Model{NewNaive(), harm} {
+		f, err := NewForecaster(ForecasterOptions{Model: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cands = append(cands, f)
+	}
+	var logs bytes.Buffer
+	mon, err := NewMonitor(MonitorOptions{Candidates: cands, Refit: 6,
+		Select: SelectorOptions{Windows: 2, Initial: harm.Name(),
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range y {
+		mon.Observe(v)
+	}
+	if got := mon.Champion(); got != harm.Name() || logs.Len() > 0 {
+		t.Errorf("champion = %q, want %q kept throughout; log:\n%s", got, harm.Name(),
+			logs.String())
+	}
+}
+
 func ExampleForecaster_Forecast() {
 	// Two weeks of a daily cycle on 5-minute points, with a ripple.
 	y := make([]float64, 14*288)
