@@ -59,6 +59,11 @@ type Harmonic struct {
 //
 // where n is the training length. A frequency k/P_j already present in an
 // earlier cycle (a week's 7th harmonic is a day's first) is not repeated.
+// With Workweek in effect the regression also has, for working days and
+// for weekends each, an intercept and the shortest cycle's terms that are
+// zero on the other kind of day, fitted with a ridge penalty of one
+// cycle's points on the intercepts and half that on the sines and
+// cosines.
 // Forecasts add the regression at future times to the autoregression run
 // forward from the last p residuals.
 func NewHarmonic(opts HarmonicOptions) (*Harmonic, error) {
