@@ -33,8 +33,14 @@ func FitAt(m Model, y []float64, c Clock) (Fitted, error) {
 	return m.Fit(y)
 }
 
-// clockOf is the clock of s's points from index from on.
-func clockOf(s *Series, from int) Clock { return Clock{Start: s.Time(from), Step: s.Step} }
+// clockOf is the clock of s's points from index from on; unknown when
+// s's times are relative.
+func clockOf(s *Series, from int) Clock {
+	if s.Relative {
+		return Clock{}
+	}
+	return Clock{Start: s.Time(from), Step: s.Step}
+}
 
 // workweek tells working days (Monday to Friday) from weekends for the
 // points of one clock. It finds the local midnights after the start once

@@ -1,8 +1,10 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 	_ "time/tzdata" // a zone with summer time, whatever the machine has
@@ -326,5 +328,70 @@ func TestWorkweekMatchesTimeConversion(t *testing.T) {
 					tt.start, tt.step, i, clock.Time(i).In(berlin), got, want)
 			}
 		}
+	}
+}
+
+// Seconds from the start of a trace, or no time column, carry no weekday;
+// Unix seconds and dates do. A relative series is forecast as if its
+// times were unknown.
+func TestRelativeTimes(t *testing.T) {
+	const n = 3*testDay + 16
+	y := officeHours(friday, n, 1, 6)
+	step := 24 * time.Hour / testDay
+	csvOf := func(stamp func(i int) string) string {
+		var b []byte
+		b = append(b, "time,cpu\n"...)
+		for i, v := range y {
+			b = fmt.Appendf(b, "%s,%g\n", stamp(i), v)
+		}
+		return string(b)
+	}
+	tests := []struct {
+		name     string
+		csv      string
+		opts     CSVOptions
+		relative bool
+	}{
+		{"seconds from zero", csvOf(func(i int) string {
+			return fmt.Sprint(int(time.Duration(i) * step / time.Second))
+		}), CSVOptions{}, true},
+		{"unix seconds", csvOf(func(i int) string {
+			return fmt.Sprint(friday.Add(time.Duration(i) * step).Unix())
+		}), CSVOptions{}, false},
+		{"dates", csvOf(func(i int) string {
+			return friday.Add(time.Duration(i) * step).Format(time.DateTime)
+		}), CSVOptions{}, false},
+		{"no time column", csvOf(func(int) string { return "x" }),
+			CSVOptions{TimeColumn: "-", Column: "cpu", Interval: step}, true},
+	}
+	dec, _ := NewDecomposed(DecomposedOptions{Period: testDay, Workweek: true})
+	f, _ := NewForecaster(ForecasterOptions{Model: dec})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _, err := ReadCSV(strings.NewReader(tt.csv), tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Relative != tt.relative {
+				t.Fatalf("Relative = %v, want %v", s.Relative, tt.relative)
+			}
+			if s.Slice(1, s.Len()).Relative != tt.relative {
+				t.Error("Slice lost Relative")
+			}
+			fc, err := f.Forecast(s, 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain := *s
+			plain.Start = friday.AddDate(0, 0, 1) // a Saturday: other weekdays
+			other, err := f.Forecast(&plain, 12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if moved := !cmp.Equal(fc.P50, other.P50); moved == tt.relative {
+				t.Errorf("forecast moved with the start date: %v, want %v", moved,
+					!tt.relative)
+			}
+		})
 	}
 }

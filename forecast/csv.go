@@ -35,9 +35,11 @@ var timeColumnNames = []string{"timestamp", "time", "ts", "date", "datetime", "t
 
 // ReadCSV reads one series from CSV with a header row. Times may be
 // RFC 3339, "YYYY-MM-DD HH:MM:SS" with optional fractional seconds (taken
-// as UTC), or seconds (possibly fractional) since any epoch. Empty cells
-// and "NaN" are missing values; any other non-numeric value is an error
-// naming its line.
+// as UTC), or seconds (possibly fractional) since any epoch; all are kept
+// in UTC. Seconds that start below 1980 count from the start of a trace,
+// not from the Unix epoch: the series is then Relative, as it is without
+// a time column. Empty cells and "NaN" are missing values; any other
+// non-numeric value is an error naming its line.
 func ReadCSV(r io.Reader, opts CSVOptions) (*Series, GapReport, error) {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -66,6 +68,7 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Series, GapReport, error) {
 	}
 	var times []time.Time
 	var values []float64
+	var firstTime string
 	for line := 2; ; line++ {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -90,6 +93,9 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Series, GapReport, error) {
 				return nil, GapReport{}, fmt.Errorf("reading csv line %d column %q: %w",
 					line, head[tcol], err)
 			}
+			if len(times) == 0 {
+				firstTime = rec[tcol]
+			}
 			times = append(times, t)
 		}
 	}
@@ -99,13 +105,27 @@ func ReadCSV(r io.Reader, opts CSVOptions) (*Series, GapReport, error) {
 		if err != nil {
 			return nil, rep, fmt.Errorf("reading csv: %w", err)
 		}
+		s.Relative = true
 		return s, rep, nil
 	}
 	s, rep, err := FromSamples(name, times, values, gopts)
 	if err != nil {
 		return nil, rep, fmt.Errorf("reading csv: %w", err)
 	}
+	s.Relative = relativeSeconds(firstTime)
 	return s, rep, nil
+}
+
+// relativeEpoch is where numeric times stop looking like seconds since
+// the start of a trace: 1980, ten years of seconds after the Unix epoch.
+const relativeEpoch = 10 * 365 * 24 * 3600
+
+// relativeSeconds reports whether the first time of a CSV is a number
+// below relativeEpoch: seconds counted from the start of a trace, not
+// Unix time.
+func relativeSeconds(first string) bool {
+	v, err := strconv.ParseFloat(strings.TrimSpace(first), 64)
+	return err == nil && math.Abs(v) < relativeEpoch
 }
 
 func csvColumns(head []string, opts CSVOptions) (tcol, vcol int, err error) {

@@ -49,6 +49,10 @@ type Series struct {
 	Values []float64
 	// Quality has one entry per value.
 	Quality []Quality
+	// Relative marks times counted from an arbitrary zero (a trace's
+	// seconds since its start, or no times at all): they order the points
+	// but carry no calendar, so models are given no weekdays.
+	Relative bool
 }
 
 // Len returns the number of grid points.
@@ -65,11 +69,12 @@ func (s *Series) PerDay() int { return pointsPer(24*time.Hour, s.Step) }
 // s.
 func (s *Series) Slice(from, to int) *Series {
 	return &Series{
-		Name:    s.Name,
-		Start:   s.Time(from),
-		Step:    s.Step,
-		Values:  s.Values[from:to:to],
-		Quality: s.Quality[from:to:to],
+		Name:     s.Name,
+		Start:    s.Time(from),
+		Step:     s.Step,
+		Values:   s.Values[from:to:to],
+		Quality:  s.Quality[from:to:to],
+		Relative: s.Relative,
 	}
 }
 

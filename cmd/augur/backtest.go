@@ -68,7 +68,7 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&o.format, "format", "table", "output format: table or json")
 	fs.StringVar(&o.timezone, "timezone", "",
 		"IANA zone in which days and weekdays are counted, e.g. Europe/Berlin "+
-			"(default: the timestamps' own offset, UTC when they have none)")
+			"(default UTC)")
 	fs.StringVar(&o.forecastsOut, "forecasts-out", "",
 		"also write every forecast (model,origin,step,actual,p50,p90,p99) to this CSV file")
 	fs.Usage = func() {
@@ -94,6 +94,10 @@ func runBacktest(_ context.Context, args []string, stdout, stderr io.Writer) err
 		s.Start = s.Start.In(loc)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if s.Relative {
+		logger.Info("times count from the start of a trace, so the models get no weekdays",
+			"series", s.Name, "timezone_ignored", o.timezone != "")
+	}
 	if rep.Gaps > 0 || rep.Irregular > 0 || rep.Dropped > 0 {
 		logger.Warn("series has gaps or irregular samples", "series", s.Name,
 			"gaps", rep.Gaps, "interpolated", rep.Interpolated, "filled", rep.Filled,
