@@ -33,13 +33,13 @@ func FitAt(m Model, y []float64, c Clock) (Fitted, error) {
 	return m.Fit(y)
 }
 
-// clockOf is the clock of s's points from index from on; unknown when
-// s's times are relative.
-func clockOf(s *Series, from int) Clock {
+// clockOf is the clock of s's points; unknown when s's times are
+// relative.
+func clockOf(s *Series) Clock {
 	if s.Relative {
 		return Clock{}
 	}
-	return Clock{Start: s.Time(from), Step: s.Step}
+	return Clock{Start: s.Start, Step: s.Step}
 }
 
 // workweek tells working days (Monday to Friday) from weekends for the

@@ -108,7 +108,8 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		P99: make([]float64, h), Scale: make([]float64, h), Samples: make([]int, h),
 		MAE: make([]float64, h),
 	}
-	errs, bases, err := f.calibrate(s, n-c, h, out.Point)
+	floor := levelFloor(s.Values)
+	errs, bases, err := f.calibrate(s, n-c, h, floor, out.Point)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 			"gaps, so no interval can be calibrated", s.Name, f.model.Name(), c)
 	}
 	if !f.single {
-		fit, err := FitAt(f.model, s.Values, clockOf(s, 0))
+		fit, err := FitAt(f.model, s.Values, clockOf(s))
 		if err != nil {
 			return nil, fmt.Errorf("forecasting %s: %w", s.Name, err)
 		}
@@ -127,7 +128,6 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 	// forecast negative, and its errors are taken relative to the level
 	// forecast, since such series swing more when they are busy.
 	nonNeg := nonNegative(s.Values)
-	floor := levelFloor(s.Values)
 	if nonNeg {
 		for k := range out.Point {
 			out.Point[k] = math.Max(out.Point[k], 0)
@@ -145,7 +145,7 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 		out.Samples[k] = len(e)
 		out.MAE[k] = meanAbs(e)
 		out.P50[k] = out.Point[k]
-		var up90, up99 float64
+		var q50, up90, up99 float64
 		if nonNeg {
 			rel := buf[:len(e)]
 			for i := range e {
@@ -154,9 +154,10 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 			r50, r90, r99 := upperQuantiles(rel)
 			level := math.Max(out.Point[k], floor)
 			up90, up99 = (r90-r50)*level, (r99-r50)*level
-		}
-		q50, q90, q99 := upperQuantiles(e)
-		if !nonNeg {
+			q50 = quantile(e, 0.5)
+		} else {
+			var q90, q99 float64
+			q50, q90, q99 = upperQuantiles(e)
 			up90, up99 = q90-q50, q99-q50
 		}
 		if k > 0 { // uncertainty does not shrink with the horizon
@@ -171,11 +172,11 @@ func (f *Forecaster) Forecast(s *Series, h int) (*Forecast, error) {
 }
 
 // calibrate returns the out-of-sample errors per step, the level each
-// was made at (the forecast, at least levelFloor) and writes the frozen
+// was made at (the forecast, at least floor) and writes the frozen
 // model's forecast from the end of s into last.
-func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) (errs, bases [][]float64,
-	err error) {
-	fit, err := FitAt(f.model, s.Values[:head], clockOf(s, 0))
+func (f *Forecaster) calibrate(s *Series, head, h int, floor float64,
+	last []float64) (errs, bases [][]float64, err error) {
+	fit, err := FitAt(f.model, s.Values[:head], clockOf(s))
 	if err != nil {
 		return nil, nil, fmt.Errorf("calibrating %s on %s: %w", f.model.Name(), s.Name, err)
 	}
@@ -186,7 +187,6 @@ func (f *Forecaster) calibrate(s *Series, head, h int, last []float64) (errs, ba
 		errs[k] = make([]float64, 0, n-head)
 		bases[k] = make([]float64, 0, n-head)
 	}
-	floor := levelFloor(s.Values)
 	fit.Walk(s.Values, head, h, func(o int, fc []float64) {
 		if o == n {
 			copy(last, fc)
@@ -217,37 +217,35 @@ func quantile(x []float64, p float64) float64 {
 	if len(x) == 0 {
 		return 0
 	}
+	q, _ := quantileFrom(x, p, 0)
+	return q
+}
+
+// quantileFrom is quantile for non-empty x whose order statistic at
+// position p*(n-1) lies in x[from:], every value before from being no
+// larger than those after it (what an earlier selection leaves). It also
+// returns that position, rounded down.
+func quantileFrom(x []float64, p float64, from int) (float64, int) {
 	pos := p * float64(len(x)-1)
 	i := int(pos)
-	lo := nthElement(x, i)
+	lo := nthElement(x[from:], i-from)
 	if i >= len(x)-1 {
-		return lo
+		return lo, i
 	}
 	hi := slices.Min(x[i+1:])
-	return lo + (pos-float64(i))*(hi-lo)
+	return lo + (pos-float64(i))*(hi-lo), i
 }
 
 // upperQuantiles returns the 0.5, 0.9 and 0.99 quantiles of x as
 // quantile does, reordering x. Each selection runs on the part of x above
 // the previous one, which a selection leaves in place.
 func upperQuantiles(x []float64) (q50, q90, q99 float64) {
-	n := len(x)
-	if n == 0 {
+	if len(x) == 0 {
 		return 0, 0, 0
 	}
-	at := func(p float64, from int) (float64, int) {
-		pos := p * float64(n-1)
-		i := int(pos)
-		lo := nthElement(x[from:], i-from)
-		if i >= n-1 {
-			return lo, i
-		}
-		hi := slices.Min(x[i+1:])
-		return lo + (pos-float64(i))*(hi-lo), i
-	}
-	q50, i := at(0.5, 0)
-	q90, i = at(0.9, i)
-	q99, _ = at(0.99, i)
+	q50, i := quantileFrom(x, 0.5, 0)
+	q90, i = quantileFrom(x, 0.9, i)
+	q99, _ = quantileFrom(x, 0.99, i)
 	return q50, q90, q99
 }
 
