@@ -279,26 +279,7 @@ func TestClockedWalkNeverSeesTheFuture(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := make([]float64, h)
-			f.Forecast(want)
-			before := map[int][]float64{}
-			f.Walk(y, n, h, func(o int, fc []float64) {
-				before[o] = append([]float64(nil), fc...)
-			})
-			if diff := cmp.Diff(want, before[n], cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
-				t.Errorf("walk at the end of training (-forecast +walk):\n%s", diff)
-			}
-			z := append([]float64(nil), y...)
-			for i := n + h; i < len(z); i++ {
-				z[i] *= 3
-			}
-			f.Walk(z, n, h, func(o int, fc []float64) {
-				if o <= n+h {
-					if diff := cmp.Diff(before[o], fc); diff != "" {
-						t.Errorf("forecast from %d saw the future (-before +after):\n%s", o, diff)
-					}
-				}
-			})
+			checkWalk(t, f, y, n, h, func(v float64) float64 { return 3 * v })
 		})
 	}
 }

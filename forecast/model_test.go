@@ -204,29 +204,36 @@ func TestWalkAgreesWithForecast(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := make([]float64, h)
-			f.Forecast(want)
-			walked := map[int][]float64{}
-			f.Walk(y, n, h, func(o int, fc []float64) {
-				walked[o] = append([]float64(nil), fc...)
-			})
-			if diff := cmp.Diff(want, walked[n], cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
-				t.Errorf("walk at the end of training (-forecast +walk):\n%s", diff)
-			}
-			// Changing y after origin n+h leaves that origin's forecast alone.
-			z := append([]float64(nil), y...)
-			for i := n + h; i < len(z); i++ {
-				z[i] += 1000
-			}
-			f.Walk(z, n, h, func(o int, fc []float64) {
-				if o == n+h {
-					if diff := cmp.Diff(walked[o], fc); diff != "" {
-						t.Errorf("forecast from %d saw the future (-before +after):\n%s", o, diff)
-					}
-				}
-			})
+			checkWalk(t, f, y, n, h, func(v float64) float64 { return v + 1000 })
 		})
 	}
+}
+
+// checkWalk checks that f, fitted on y[:n], walks to what Forecast says at
+// the end of its training data, and that no forecast from an origin up to
+// n+h moves when change alters every value from n+h on.
+func checkWalk(t *testing.T, f Fitted, y []float64, n, h int, change func(float64) float64) {
+	t.Helper()
+	want := make([]float64, h)
+	f.Forecast(want)
+	walked := map[int][]float64{}
+	f.Walk(y, n, h, func(o int, fc []float64) {
+		walked[o] = append([]float64(nil), fc...)
+	})
+	if diff := cmp.Diff(want, walked[n], cmpopts.EquateApprox(1e-9, 1e-9)); diff != "" {
+		t.Errorf("walk at the end of training (-forecast +walk):\n%s", diff)
+	}
+	z := append([]float64(nil), y...)
+	for i := n + h; i < len(z); i++ {
+		z[i] = change(z[i])
+	}
+	f.Walk(z, n, h, func(o int, fc []float64) {
+		if o <= n+h {
+			if diff := cmp.Diff(walked[o], fc); diff != "" {
+				t.Errorf("forecast from %d saw the future (-before +after):\n%s", o, diff)
+			}
+		}
+	})
 }
 
 // Edge cases every default model must survive through a Forecaster: a
